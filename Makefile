@@ -1,0 +1,60 @@
+# boso: two commands do all set-up on a fresh machine.
+#   make site   the main job: data (offline snapshot or online fetch) -> processed -> reports -> _site/
+#   make test   lint + the whole test suite (unit, e2e on the snapshot, headless-Chromium browser tests)
+# Both create .venv with pip when it is missing.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+SNAPSHOT ?= ../shared/snapshot
+# make site ONLINE=1 fetches from SSB/KLASS/IMDi/Geonorge instead of importing the snapshot.
+ONLINE   ?=
+KOMMUNER ?= --all
+JOBS     ?=
+
+.PHONY: site data reports test lint browser-deps lab bench clean-site
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+data: $(BIN)/.installed
+ifeq ($(ONLINE),1)
+	$(BIN)/boso fetch
+else
+	$(BIN)/boso snapshot import $(SNAPSHOT)
+endif
+	$(BIN)/boso build
+
+reports: data
+	$(BIN)/boso reports $(KOMMUNER) $(if $(JOBS),--jobs $(JOBS))
+
+site: reports
+	$(BIN)/boso site
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check lib tests bench
+	$(BIN)/ruff format --check lib tests bench
+
+# Debian's chromium for the browser tests (root on the CI and developer machines).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and cannot be installed here: browser tests will be skipped"; fi; }
+
+test: $(BIN)/.installed browser-deps lint
+	BOSO_SNAPSHOT=$(abspath $(SNAPSHOT)) $(BIN)/pytest
+
+lab: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(BIN)/.installed
+	BOSO_SNAPSHOT=$(abspath $(SNAPSHOT)) $(BIN)/python bench/run_all.py
+
+clean-site:
+	rm -rf _site site_src

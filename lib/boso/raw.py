@@ -1,0 +1,396 @@
+"""Immutable raw store: files exactly as received, each with a provenance sidecar.
+
+Layout::
+
+    data/raw/<source>/<name>                      the file as received
+    data/raw/<source>/<name>.provenance.json      url, query, fetched_at, sha256, source_updated
+    data/raw/<source>/_history/<name>.<stamp>     earlier versions, never deleted
+
+Writes are atomic (temporary file in the same directory, fsync, ``os.replace``). A new download
+replaces the current file only after the caller's validator accepted it; the previous version is
+moved to ``_history`` first, so nothing already good is lost.
+
+The offline snapshot (``../shared/snapshot``: ``MANIFEST.json`` plus ``ssb/ klass/ imdi/ geo/
+municipal/``) is imported with :func:`import_snapshot`; :func:`export_snapshot` packs ``data/raw``
+back into the same layout as a ``.tar.gz`` that :func:`import_snapshot` also accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boso.config import paths
+from boso.errors import DataError
+
+PROVENANCE_SUFFIX = ".provenance.json"
+HISTORY_DIR = "_history"
+
+# Snapshot folder -> raw source name. The register exports live under data/raw/register/.
+SNAPSHOT_SOURCES = {
+    "ssb": "ssb",
+    "klass": "klass",
+    "imdi": "imdi",
+    "geo": "geo",
+    "municipal": "register",
+}
+
+
+def sha256_bytes(content: bytes) -> str:
+    """Hex SHA-256 of ``content``."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def utc_now() -> str:
+    """Current UTC time as an ISO-8601 string with seconds."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def atomic_write_bytes(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` so readers see either the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 text version of :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One stored raw file and its provenance."""
+
+    source: str
+    name: str
+    path: Path
+    provenance: dict[str, Any]
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.provenance.get("synthetic", False))
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+
+class RawStore:
+    """The ``data/raw`` directory.
+
+    Args:
+        root: Directory to use instead of the project's ``data/raw``.
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else paths().raw
+
+    def path(self, source: str, name: str) -> Path:
+        """Where ``source/name`` is stored (whether or not it exists)."""
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            raise DataError(f"raw file name must stay inside data/raw/{source}: {name!r}")
+        return self.root / source / name
+
+    def exists(self, source: str, name: str) -> bool:
+        return self.path(source, name).is_file()
+
+    def write(
+        self,
+        source: str,
+        name: str,
+        content: bytes,
+        *,
+        url: str,
+        query: Any = None,
+        source_updated: str | None = None,
+        synthetic: bool = False,
+        fetched_at: str | None = None,
+        validate: Callable[[bytes], Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> RawFile:
+        """Store a file as received, with provenance; keep any earlier version in ``_history``.
+
+        Args:
+            source: Source folder, e.g. ``"ssb"``.
+            name: File name inside the source folder, e.g. ``"12008.json"``.
+            content: The bytes exactly as received.
+            url: Where they came from.
+            query: The query sent (JSON-serialisable), if any.
+            source_updated: The source's own ``updated`` timestamp, if it has one.
+            synthetic: Whether the data are synthetic demo values.
+            fetched_at: When they were fetched (default: now, UTC).
+            validate: Called with ``content`` before anything is written; if it raises, the
+                store is left untouched and the error propagates.
+            extra: More provenance fields.
+
+        Returns:
+            The stored file.
+        """
+        if validate is not None:
+            validate(content)
+        target = self.path(source, name)
+        digest = sha256_bytes(content)
+        provenance: dict[str, Any] = {
+            "source": source,
+            "name": name,
+            "url": url,
+            "query": query,
+            "fetched_at": fetched_at or utc_now(),
+            "sha256": digest,
+            "bytes": len(content),
+            "source_updated": source_updated,
+            "synthetic": synthetic,
+        }
+        if extra:
+            provenance.update(extra)
+        sidecar = target.with_name(target.name + PROVENANCE_SUFFIX)
+        if target.is_file():
+            if sha256_bytes(target.read_bytes()) == digest:
+                # Same bytes again: keep the original provenance (first fetch), nothing to do.
+                return self.get(source, name)
+            self._archive(target, sidecar)
+        atomic_write_bytes(target, content)
+        atomic_write_text(sidecar, json.dumps(provenance, ensure_ascii=False, indent=2) + "\n")
+        return RawFile(source, name, target, provenance)
+
+    def _archive(self, target: Path, sidecar: Path) -> None:
+        history = target.parent / HISTORY_DIR
+        history.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        shutil.copy2(target, history / f"{target.name}.{stamp}")
+        if sidecar.is_file():
+            shutil.copy2(sidecar, history / f"{sidecar.name}.{stamp}")
+
+    def get(self, source: str, name: str) -> RawFile:
+        """Return a stored file, or raise :class:`DataError` naming what is missing."""
+        target = self.path(source, name)
+        if not target.is_file():
+            raise DataError(
+                f"raw file missing: {target} (run `boso snapshot import` or `boso fetch` first)"
+            )
+        sidecar = target.with_name(target.name + PROVENANCE_SUFFIX)
+        provenance = json.loads(sidecar.read_text("utf-8")) if sidecar.is_file() else {}
+        return RawFile(source, name, target, provenance)
+
+    def files(self, source: str | None = None) -> Iterator[RawFile]:
+        """Iterate over the current (not historical) stored files, sorted by path."""
+        base = self.root / source if source else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(self.root)
+            if (
+                not path.is_file()
+                or path.name.endswith(PROVENANCE_SUFFIX)
+                or HISTORY_DIR in rel.parts
+                or path.name.startswith(".")
+            ):
+                continue
+            yield self.get(rel.parts[0], "/".join(rel.parts[1:]))
+
+
+# --------------------------------------------------------------------------------------------
+# Offline snapshots
+
+
+def _read_manifest(read: Callable[[str], bytes], where: str) -> dict[str, Any]:
+    try:
+        manifest = json.loads(read("MANIFEST.json"))
+    except FileNotFoundError as exc:
+        raise DataError(f"{where}: no MANIFEST.json (not a boso snapshot)") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}/MANIFEST.json: invalid JSON ({exc})") from exc
+    if not isinstance(manifest.get("files"), list):
+        raise DataError(f"{where}/MANIFEST.json: no 'files' list")
+    return manifest
+
+
+def _source_updated(content: bytes, path: str) -> str | None:
+    if not path.endswith(".json"):
+        return None
+    try:
+        # Only SSB JSON-stat carries a top-level `updated`; cheap to find without parsing 3 MB.
+        head = content[:4096].decode("utf-8", errors="replace")
+        key = '"updated":"'
+        at = head.find(key)
+        if at < 0:
+            key = '"updated": "'
+            at = head.find(key)
+        if at >= 0:
+            start = at + len(key)
+            return head[start : head.index('"', start)]
+    except ValueError:
+        return None
+    return None
+
+
+def import_snapshot(
+    snapshot: str | Path,
+    store: RawStore | None = None,
+    *,
+    on_file: Callable[[RawFile, dict[str, Any]], None] | None = None,
+) -> list[RawFile]:
+    """Load an offline snapshot into the raw store, checking every file's SHA-256.
+
+    Args:
+        snapshot: A snapshot directory (``MANIFEST.json`` + source folders) or a ``.tar.gz``
+            written by :func:`export_snapshot`.
+        store: Target store (default: the project's ``data/raw``).
+        on_file: Called for each imported file with its manifest entry.
+
+    Returns:
+        The imported files.
+
+    Raises:
+        DataError: The snapshot is missing, has no manifest, or a file does not match its
+            recorded checksum. Nothing is written for a file that fails its check.
+    """
+    store = store or RawStore()
+    snapshot = Path(snapshot)
+    if snapshot.is_dir():
+
+        def read(rel: str) -> bytes:
+            return (snapshot / rel).read_bytes()
+
+        return _import(read, str(snapshot), store, on_file)
+    if snapshot.is_file() and snapshot.name.endswith((".tar.gz", ".tgz", ".tar")):
+        with tarfile.open(snapshot) as archive:
+
+            def read_member(rel: str) -> bytes:
+                try:
+                    member = archive.extractfile(rel)
+                except KeyError as exc:
+                    raise FileNotFoundError(rel) from exc
+                if member is None:
+                    raise FileNotFoundError(rel)
+                return member.read()
+
+            return _import(read_member, str(snapshot), store, on_file)
+    raise DataError(f"snapshot not found: {snapshot} (a directory or a .tar.gz is expected)")
+
+
+def _import(
+    read: Callable[[str], bytes],
+    where: str,
+    store: RawStore,
+    on_file: Callable[[RawFile, dict[str, Any]], None] | None,
+) -> list[RawFile]:
+    manifest = _read_manifest(read, where)
+    imported: list[RawFile] = []
+    for entry in manifest["files"]:
+        rel = entry.get("path", "")
+        folder, _, name = rel.partition("/")
+        if folder not in SNAPSHOT_SOURCES or not name:
+            raise DataError(f"{where}/MANIFEST.json: unexpected path {rel!r}")
+        try:
+            content = read(rel)
+        except FileNotFoundError as exc:
+            raise DataError(f"{where}: file listed in MANIFEST.json is missing: {rel}") from exc
+        digest = sha256_bytes(content)
+        if entry.get("sha256") and entry["sha256"] != digest:
+            raise DataError(
+                f"{where}/{rel}: checksum mismatch (manifest {entry['sha256'][:12]}…, "
+                f"file {digest[:12]}…): truncated or altered file"
+            )
+        provenance_in = entry.get("provenance")
+        raw_file = store.write(
+            SNAPSHOT_SOURCES[folder],
+            name,
+            content,
+            url=entry.get("url") or f"snapshot:{rel}",
+            query=entry.get("query"),
+            source_updated=entry.get("source_updated") or _source_updated(content, rel),
+            synthetic=not entry.get("real", False),
+            fetched_at=entry.get("fetched_at"),
+            extra={
+                "snapshot": where,
+                "dataset": entry.get("dataset"),
+                "origin": entry.get("source"),
+                "origin_provenance": provenance_in,
+                "licence": entry.get("licence"),
+                "format": entry.get("format"),
+                "encoding": entry.get("encoding"),
+                "table_id": entry.get("table_id"),
+                "notes": entry.get("notes"),
+            },
+        )
+        imported.append(raw_file)
+        if on_file is not None:
+            on_file(raw_file, entry)
+    return imported
+
+
+def export_snapshot(target: str | Path, store: RawStore | None = None) -> Path:
+    """Pack ``data/raw`` into a ``.tar.gz`` in the snapshot layout (with ``MANIFEST.json``).
+
+    Args:
+        target: The archive to write (written atomically; an existing file is replaced only
+            once the new archive is complete).
+        store: Source store (default: the project's ``data/raw``).
+
+    Returns:
+        The archive path.
+    """
+    store = store or RawStore()
+    folder_of = {raw: snap for snap, raw in SNAPSHOT_SOURCES.items()}
+    files = [f for f in store.files() if f.source in folder_of]
+    if not files:
+        raise DataError(f"nothing to export: {store.root} holds no raw files")
+    entries = []
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for raw_file in files:
+            rel = f"{folder_of[raw_file.source]}/{raw_file.name}"
+            content = raw_file.read_bytes()
+            info = tarfile.TarInfo(rel)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+            prov = raw_file.provenance
+            entries.append(
+                {
+                    "path": rel,
+                    "source": prov.get("origin") or prov.get("url"),
+                    "dataset": prov.get("dataset"),
+                    "url": prov.get("url"),
+                    "query": prov.get("query"),
+                    "fetched_at": prov.get("fetched_at"),
+                    "source_updated": prov.get("source_updated"),
+                    "real": not prov.get("synthetic", False),
+                    "encoding": prov.get("encoding"),
+                    "format": prov.get("format"),
+                    "table_id": prov.get("table_id"),
+                    "licence": prov.get("licence"),
+                    "notes": prov.get("notes"),
+                    "bytes": len(content),
+                    "sha256": sha256_bytes(content),
+                }
+            )
+        manifest = json.dumps(
+            {"generator": "boso snapshot export", "exported_at": utc_now(), "files": entries},
+            ensure_ascii=False,
+            indent=2,
+        ).encode("utf-8")
+        info = tarfile.TarInfo("MANIFEST.json")
+        info.size = len(manifest)
+        archive.addfile(info, io.BytesIO(manifest))
+    target = Path(target)
+    atomic_write_bytes(target, buffer.getvalue())
+    return target
