@@ -34,6 +34,8 @@ from boso.config import paths
 from boso.errors import DataError
 
 PROVENANCE_SUFFIX = ".provenance.json"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 HISTORY_DIR = "_history"
 
 # Snapshot folder -> raw source name. The register exports live under data/raw/register/.
@@ -65,6 +67,8 @@ def atomic_write_bytes(path: Path, content: bytes) -> None:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates 0600 files; published data should get the usual permissions.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,632 @@
+"""``boso build``: turn ``data/raw`` into harmonised tidy tables in ``data/processed``.
+
+The build is a pure function of the raw files (plus the catalog): rebuilding from the same raw
+files gives the same tables, and a table is only rewritten when its content changed.
+
+For each indicator the result holds four levels:
+
+* ``kommune``: every current kommune, back-cast to today's borders (counts summed over
+  predecessors, rates recomputed from numerator and denominator, splits flagged);
+* ``kostragruppe``, ``fylke``, ``landet``: SSB's own aggregate rows where the table has them for
+  that year; otherwise computed by boso from the harmonised kommuner (counts summed, rates
+  recomputed from summed numerator and denominator), flagged ``beregnet``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from boso import kommune as km
+from boso.catalog import Indicator, load_catalog
+from boso.errors import DataError
+from boso.jsonstat import read_jsonstat
+from boso.processed import INDICATOR_COLUMNS, indicator_table, write_table
+from boso.raw import RawFile, RawStore
+from boso.sources import imdi
+
+LEVELS = ("fylke", "kostragruppe", "landet")
+
+
+# --------------------------------------------------------------------------------------------
+# Source tables
+
+
+@dataclass
+class SourceTable:
+    """A parsed source table: tidy codes frame plus the metadata the build needs."""
+
+    frame: pd.DataFrame  # region code column "region", dims by id, "aar", "verdi", "status"
+    region_labels: dict[str, str]
+    dimension_labels: dict[str, dict[str, str]]
+    region_notes: dict[str, list[str]]
+    updated: str
+    fetched: str
+    synthetic: bool
+    label: str
+
+
+def _category_labels(dimension: dict[str, Any]) -> dict[str, str]:
+    category = dimension.get("category", {})
+    labels = category.get("label") or {}
+    index = category.get("index")
+    codes = list(index) if index is not None else list(labels)
+    return {code: labels.get(code, code) for code in codes}
+
+
+def read_ssb_table(raw_file: RawFile, region_variable: str) -> SourceTable:
+    """Parse an SSB JSON-stat2 raw file into a :class:`SourceTable`."""
+    content = raw_file.read_bytes()
+    try:
+        document = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{raw_file.path}: not valid JSON-stat ({exc})") from exc
+    frame = read_jsonstat(document, labels=False)
+    if region_variable not in frame.columns:
+        raise DataError(
+            f"{raw_file.path}: no region variable {region_variable!r}; "
+            f"dimensions: {[c for c in frame.columns if c not in ('value', 'status')]}"
+        )
+    frame = frame.rename(columns={region_variable: "region", "value": "verdi"})
+    frame["aar"] = pd.to_numeric(frame.pop("Tid"), errors="raise").astype(int)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(str)
+    frame["status"] = frame["status"].astype(str)
+    dims = document.get("dimension", {})
+    region_dim = dims.get(region_variable, {})
+    extension = document.get("extension") or {}
+    return SourceTable(
+        frame=frame,
+        region_labels=_category_labels(region_dim),
+        dimension_labels={k: _category_labels(v) for k, v in dims.items()},
+        region_notes=region_dim.get("category", {}).get("note") or {},
+        updated=str(document.get("updated") or raw_file.provenance.get("source_updated") or ""),
+        fetched=str(raw_file.provenance.get("fetched_at") or ""),
+        synthetic=bool(extension.get("synthetic", False) or raw_file.synthetic),
+        label=str(document.get("label", "")),
+    )
+
+
+def read_imdi_table(raw_file: RawFile, series: str) -> SourceTable:
+    """Parse an IMDi export into a :class:`SourceTable` for one ``Bosetting`` series."""
+    parsed = imdi.parse_export(raw_file.read_bytes(), str(raw_file.path))
+    parsed = parsed.loc[(parsed["serie"] == series) & (parsed["enhet"] == "Personer")]
+    if parsed.empty:
+        raise DataError(f"{raw_file.path}: no rows for Bosetting={series!r}, Enhet=Personer")
+    frame = parsed.rename(columns={"kode": "region"})[["region", "aar", "verdi", "status"]]
+    return SourceTable(
+        frame=frame.reset_index(drop=True),
+        region_labels={},
+        dimension_labels={},
+        region_notes={},
+        updated=str(raw_file.provenance.get("source_updated") or ""),
+        fetched=str(raw_file.provenance.get("fetched_at") or ""),
+        synthetic=raw_file.synthetic,
+        label="IMDi: bosetting av flyktninger",
+    )
+
+
+def classify_regions(codes: pd.Series) -> pd.Series:
+    """Classify region codes: kommune, kommune_agg (``K-xxxx``), fylke, kostragruppe, landet."""
+    text = codes.astype(str)
+    return pd.Series(
+        np.select(
+            [
+                text.str.fullmatch(r"\d{4}"),
+                text.str.fullmatch(r"K-\d{4}"),
+                text.str.fullmatch(r"\d{2}") | text.str.fullmatch(r"EKA\d{2}"),
+                text.str.fullmatch(r"EKG\d{2}"),
+                text.isin(["0", "EAK"]),
+            ],
+            ["kommune", "kommune_agg", "fylke", "kostragruppe", "landet"],
+            default="annet",
+        ),
+        index=codes.index,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The build context
+
+
+@dataclass
+class BuildContext:
+    """Everything derived once per build and shared by the indicators."""
+
+    store: RawStore
+    registry: pd.DataFrame
+    code_map: km.CodeMap
+    structures: dict[int, set[str]]
+    tables: dict[tuple[str, str, str], SourceTable] = field(default_factory=dict)
+    results: dict[str, pd.DataFrame] = field(default_factory=dict)
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def current(self) -> set[str]:
+        return set(self.registry["kommunenummer"])
+
+    def table(self, indicator: Indicator) -> SourceTable:
+        key = (indicator.source, indicator.raw_file, indicator.imdi_series or "")
+        if key not in self.tables:
+            raw_file = self.store.get(indicator.source, indicator.raw_file)
+            if indicator.source == "imdi":
+                self.tables[key] = read_imdi_table(raw_file, indicator.imdi_series or "")
+            else:
+                self.tables[key] = read_ssb_table(raw_file, indicator.region_variable or "Region")
+        return self.tables[key]
+
+    def membership(self, level: str) -> pd.Series:
+        reg = self.registry.set_index("kommunenummer")
+        if level == "fylke":
+            return reg["fylkesnummer"]
+        if level == "kostragruppe":
+            return reg["kostragruppe"]
+        return pd.Series("0", index=reg.index)
+
+    def region_name(self, level: str, code: str) -> str:
+        if level == "landet":
+            return "Landet"
+        if level == "fylke":
+            return km.FYLKER_2024.get(code, f"Fylke {code}")
+        if level == "kostragruppe":
+            names = self.registry.drop_duplicates("kostragruppe").set_index("kostragruppe")
+            if code in names.index:
+                return str(names.loc[code, "kostragruppenavn"])
+            return f"KOSTRA-gruppe {code[-2:].lstrip('0')}"
+        return code
+
+
+def _latest(store: RawStore, source: str, prefix: str) -> RawFile:
+    candidates = [f for f in store.files(source) if Path(f.name).name.startswith(prefix)]
+    if not candidates:
+        raise DataError(f"data/raw/{source}: no {prefix}* file (run `boso snapshot import`)")
+    return max(candidates, key=lambda f: f.name)
+
+
+def load_context(store: RawStore) -> BuildContext:
+    """Read KLASS from the raw store and prepare the registry and the reform mapping."""
+    changes = km.parse_changes(json.loads(_latest(store, "klass", "131_changes_").read_bytes()))
+    code_files = [f for f in store.files("klass") if f.name.startswith("131_codesAt_")]
+    if not code_files:
+        raise DataError("data/raw/klass: no 131_codesAt_* file")
+    structures: dict[int, set[str]] = {}
+    for code_file in code_files:
+        year = int(code_file.name.split("_")[2][:4])
+        structures[year] = set(km.parse_codes(json.loads(code_file.read_bytes()))["kommunenummer"])
+    newest = max(code_files, key=lambda f: f.name)
+    codes = km.parse_codes(json.loads(newest.read_bytes()))
+    groups = km.parse_kostra_groups(
+        json.loads(_latest(store, "klass", "131_correspondsAt_112_").read_bytes())
+    )
+    registry = km.registry(codes, groups)
+    target_year = max(structures)
+    return BuildContext(
+        store=store,
+        registry=registry,
+        code_map=km.CodeMap(changes, target_year=target_year),
+        structures=structures,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Indicator computation
+
+
+def _dimension_columns(indicator: Indicator) -> list[str]:
+    return list(indicator.dimensions)
+
+
+def _select(indicator: Indicator, table: SourceTable) -> pd.DataFrame:
+    """Apply the indicator's selection; sum (counts) over dimensions it does not keep."""
+    frame = table.frame
+    for variable, codes in indicator.selection.items():
+        if variable not in frame.columns:
+            raise DataError(f"{indicator.table}: no variable {variable!r} for {indicator.id}")
+        unknown = set(codes) - set(frame[variable].unique())
+        if unknown:
+            raise DataError(f"{indicator.table}: {variable} has no codes {sorted(unknown)}")
+        frame = frame.loc[frame[variable].isin(codes)]
+    keep = {"region", "aar", "verdi", "status", *indicator.dimensions}
+    extra = [c for c in frame.columns if c not in keep]
+    collapse = [c for c in extra if frame[c].nunique() > 1]
+    if collapse:
+        if indicator.kind != "count":
+            raise DataError(f"{indicator.id}: a rate cannot be summed over {collapse}")
+        frame = _sum_over(frame, ["region", "aar", *indicator.dimensions])
+    return frame[["region", "aar", *indicator.dimensions, "verdi", "status"]].reset_index(
+        drop=True
+    )
+
+
+def _sum_over(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    data = frame.loc[frame["status"] != "."].copy()
+    data["_missing"] = data["verdi"].isna()
+    data["_prio"] = data["status"].map(km.STATUS_PRIORITY).fillna(4)
+    agg = (
+        data.groupby(keys, observed=True)
+        .agg(verdi=("verdi", "sum"), n_missing=("_missing", "sum"), prio=("_prio", "min"))
+        .reset_index()
+    )
+    symbols = {v: k for k, v in km.STATUS_PRIORITY.items()}
+    incomplete = agg["n_missing"] > 0
+    agg["status"] = np.where(incomplete, agg["prio"].map(symbols), "")
+    agg.loc[incomplete & agg["status"].isin(["", "."]), "status"] = ".."
+    agg.loc[incomplete, "verdi"] = np.nan
+    # Regions/years with only "." cells disappear above; keep them as ".".
+    allkeys = frame[keys].drop_duplicates()
+    agg = allkeys.merge(agg[[*keys, "verdi", "status"]], on=keys, how="left")
+    agg["status"] = agg["status"].fillna(".")
+    return agg
+
+
+def _kommune_rows(ctx: BuildContext, indicator: Indicator, selected: pd.DataFrame) -> pd.DataFrame:
+    """Harmonise the kommune rows of a published indicator (summing: caller fixes rates)."""
+    kinds = classify_regions(selected["region"])
+    keys = _dimension_columns(indicator)
+    plain = selected.loc[kinds == "kommune"].rename(columns={"region": "kode"})
+    backcast = selected.loc[kinds == "kommune_agg"].rename(columns={"region": "kode"})
+    parts = []
+    if not plain.empty:
+        parts.append(km.harmonise_counts(plain, ctx.code_map, keys=keys))
+    if not backcast.empty:
+        backcast = backcast.assign(kode=backcast["kode"].str[2:])
+        year = _structure_year(ctx, set(backcast["kode"]))
+        harmonised = km.harmonise_counts(backcast, ctx.code_map, keys=keys, code_year=year)
+        harmonised["harmonisering"] = harmonised["harmonisering"].replace(
+            {"": "ssb_agg", "omkodet": "ssb_agg", "sammenslaatt": "ssb_agg"}
+        )
+        parts.append(harmonised)
+    if not parts:
+        raise DataError(f"{indicator.id}: the source has no kommune rows")
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.loc[frame["kommunenummer"].isin(ctx.current)]
+    return frame.rename(columns={"kommunenummer": "region"})
+
+
+def _structure_year(ctx: BuildContext, codes: set[str]) -> int:
+    """The kommune structure a set of back-cast codes belongs to (best overlap with KLASS)."""
+    best = max(ctx.structures, key=lambda year: (len(codes & ctx.structures[year]), year))
+    return best
+
+
+def _ssb_levels(indicator: Indicator, selected: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """SSB's own aggregate rows by level (fylke codes normalised to two digits, landet '0')."""
+    kinds = classify_regions(selected["region"])
+    out: dict[str, pd.DataFrame] = {}
+    for level in LEVELS:
+        rows = selected.loc[(kinds == level) & (selected["status"] != ".")].copy()
+        if level == "fylke":
+            rows["region"] = rows["region"].str[-2:]
+        elif level == "landet":
+            rows["region"] = "0"
+        rows["harmonisering"] = "ssb"
+        out[level] = rows
+    return out
+
+
+def _combine_levels(
+    ssb: pd.DataFrame, computed: pd.DataFrame, keys: list[str], years: set[int]
+) -> pd.DataFrame:
+    """SSB's rows where present, boso's computed rows for the other region-years."""
+    computed = computed.assign(harmonisering="beregnet")
+    computed = computed.loc[computed["aar"].isin(years)]
+    if ssb.empty:
+        return computed
+    index = ["region", "aar", *keys]
+    present = ssb[index].drop_duplicates().assign(_ssb=True)
+    merged = computed.merge(present, on=index, how="left")
+    computed = merged.loc[merged["_ssb"].isna()].drop(columns="_ssb")
+    return pd.concat([ssb, computed], ignore_index=True)
+
+
+def _ratio(
+    numerator: pd.DataFrame,
+    denominator: pd.DataFrame,
+    keys: list[str],
+    scale: float,
+    offset: int,
+) -> pd.DataFrame:
+    """verdi = numerator / denominator(aar + offset) * scale, keeping symbols for gaps."""
+    den_keys = [k for k in keys if k in denominator.columns]
+    den = denominator[["region", "aar", *den_keys, "verdi", "status"]].copy()
+    den["aar"] = den["aar"] - offset
+    merged = numerator[["region", "aar", *keys, "verdi", "status"]].merge(
+        den, on=["region", "aar", *den_keys], how="left", suffixes=("", "_den")
+    )
+    merged["status_den"] = merged["status_den"].fillna("..")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = merged["verdi"] / merged["verdi_den"] * scale
+    bad_den = merged["verdi_den"].isna() | (merged["verdi_den"] <= 0)
+    merged["status"] = np.where(
+        merged["verdi"].isna(),
+        merged["status"].replace("", ".."),
+        np.where(bad_den, merged["status_den"].replace("", ".."), ""),
+    )
+    merged["verdi"] = value.where(merged["status"] == "")
+    return merged[["region", "aar", *keys, "verdi", "status"]]
+
+
+def _levels_from_kommuner(
+    ctx: BuildContext, kommune: pd.DataFrame, keys: list[str]
+) -> dict[str, pd.DataFrame]:
+    frame = kommune.rename(columns={"region": "kommunenummer"})
+    return {
+        level: km.sum_over_regions(frame, ctx.membership(level), keys=keys) for level in LEVELS
+    }
+
+
+def compute_indicator(ctx: BuildContext, indicator: Indicator) -> pd.DataFrame:
+    """All levels of one indicator, before labelling (``nivaa, region, aar, keys, verdi, ...``)."""
+    keys = _dimension_columns(indicator)
+    parts: dict[str, pd.DataFrame] = {}
+    table = ctx.table(indicator) if indicator.published else None
+    selected = _select(indicator, table) if table is not None else None
+    years = set(selected["aar"]) if selected is not None else None
+
+    if indicator.kind == "count":
+        kommune = _kommune_rows(ctx, indicator, selected)
+        parts["kommune"] = kommune
+        computed = _levels_from_kommuner(ctx, kommune, keys)
+        ssb = _ssb_levels(indicator, selected)
+        for level in LEVELS:
+            parts[level] = _combine_levels(ssb[level], computed[level], keys, years)
+    else:
+        parts = _compute_rate(ctx, indicator, selected, keys)
+
+    frames = []
+    for level, frame in parts.items():
+        frames.append(frame.assign(nivaa=level))
+    result = pd.concat(frames, ignore_index=True)
+    result["harmonisering"] = result["harmonisering"].fillna("")
+    ctx.results[indicator.id] = result
+    ctx.meta[indicator.id] = _provenance(ctx, indicator)
+    return result
+
+
+def _compute_rate(
+    ctx: BuildContext, indicator: Indicator, selected: pd.DataFrame | None, keys: list[str]
+) -> dict[str, pd.DataFrame]:
+    parts: dict[str, pd.DataFrame] = {}
+
+    def parts_of(other_id: str) -> pd.DataFrame:
+        if other_id not in ctx.results:
+            compute_indicator(ctx, load_catalog()[other_id])
+        return ctx.results[other_id]
+
+    def computed_level(level: str) -> pd.DataFrame | None:
+        if indicator.numerator and indicator.denominator:
+            num = parts_of(indicator.numerator)
+            den = parts_of(indicator.denominator)
+            return _ratio(
+                num.loc[num["nivaa"] == level],
+                den.loc[den["nivaa"] == level],
+                keys,
+                indicator.scale,
+                indicator.denominator_year_offset,
+            )
+        if indicator.weight:
+            weight = parts_of(indicator.weight)
+            return _weighted(selected, weight, ctx, indicator, keys, level)
+        return None
+
+    if selected is None:
+        # Not published by the source: computed everywhere.
+        for level in ("kommune", *LEVELS):
+            frame = computed_level(level)
+            parts[level] = frame.assign(harmonisering="beregnet")
+        return parts
+
+    published = _kommune_rows(ctx, indicator, selected)
+    # A rate summed over several predecessors is meaningless: recompute those, keep the rest.
+    merged_rows = published["n_forgjengere"].fillna(1) > 1
+    recomputed = computed_level("kommune")
+    if recomputed is not None and merged_rows.any():
+        index = ["region", "aar", *keys]
+        fix = published.loc[merged_rows, index].merge(recomputed, on=index, how="left")
+        fix["status"] = fix["status"].fillna("..")
+        fix["harmonisering"] = "sammenslaatt"
+        published = pd.concat([published.loc[~merged_rows], fix], ignore_index=True)
+    elif merged_rows.any():
+        published.loc[merged_rows, "verdi"] = np.nan
+        published.loc[merged_rows, "status"] = ".."
+        published.loc[merged_rows, "harmonisering"] = "ikke_beregnbar"
+    parts["kommune"] = published
+    ssb = _ssb_levels(indicator, selected)
+    years = set(selected["aar"])
+    for level in LEVELS:
+        computed = computed_level(level)
+        if computed is None:
+            parts[level] = ssb[level]
+        else:
+            parts[level] = _combine_levels(ssb[level], computed, keys, years)
+    return parts
+
+
+def _weighted(
+    selected: pd.DataFrame,
+    weight_parts: pd.DataFrame,
+    ctx: BuildContext,
+    indicator: Indicator,
+    keys: list[str],
+    level: str,
+) -> pd.DataFrame:
+    """A mean weighted by a count (e.g. price per m² weighted by number of sales)."""
+    weight_indicator = load_catalog()[indicator.weight]
+    weights = _select(weight_indicator, ctx.table(weight_indicator))
+    index = ["region", "aar", *keys]
+    joined = selected.merge(weights, on=index, how="left", suffixes=("", "_w"))
+    product = joined.assign(
+        verdi=joined["verdi"] * joined["verdi_w"],
+        status=np.where(
+            joined["status"] != "", joined["status"], joined["status_w"].fillna("..")
+        ),
+    )[[*index, "verdi", "status"]]
+    product.loc[product["verdi"].isna() & (product["status"] == ""), "status"] = ".."
+    fake = Indicator(
+        id=f"{indicator.id}__vektet",
+        label="",
+        definition="",
+        unit="",
+        kind="count",
+        source=indicator.source,
+        table=indicator.table,
+        dimensions=indicator.dimensions,
+    )
+    kommune_product = _kommune_rows(ctx, fake, product)
+    if level == "kommune":
+        numerator = kommune_product
+    else:
+        numerator = _levels_from_kommuner(ctx, kommune_product, keys)[level]
+    denominator = weight_parts.loc[weight_parts["nivaa"] == level]
+    return _ratio(numerator, denominator, keys, 1.0, 0)
+
+
+def _provenance(ctx: BuildContext, indicator: Indicator) -> dict[str, Any]:
+    base = indicator
+    catalog = load_catalog()
+    while not base.published and base.numerator:
+        base = catalog[base.numerator]
+    table = ctx.table(base)
+    return {
+        "updated": table.updated,
+        "fetched": table.fetched,
+        "synthetic": table.synthetic,
+        "notes": table.region_notes,
+        "dimension_labels": table.dimension_labels,
+        "source_label": base.source_label,
+    }
+
+
+def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add names, units, provenance and flags; order columns per the processed schema."""
+    meta = ctx.meta[indicator.id]
+    out = frame.copy()
+    names = ctx.registry.set_index("kommunenummer")["kommunenavn"]
+    is_kommune = out["nivaa"] == "kommune"
+    out["kommunenummer"] = out["region"].where(is_kommune)
+    out["kommunenavn"] = out["kommunenummer"].map(names)
+    region_names = {
+        (level, code): ctx.region_name(level, code)
+        for level, code in out.loc[~is_kommune, ["nivaa", "region"]].drop_duplicates().itertuples(
+            index=False
+        )
+    }
+    out["regionnavn"] = [
+        kname if level == "kommune" else region_names[(level, code)]
+        for level, code, kname in zip(
+            out["nivaa"], out["region"], out["kommunenavn"], strict=True
+        )
+    ]
+    out["indikator"] = indicator.id
+    out["enhet"] = indicator.unit
+    out["kilde"] = meta["source_label"]
+    out["kilde_oppdatert"] = meta["updated"]
+    out["hentet"] = meta["fetched"]
+    out["syntetisk"] = bool(meta["synthetic"])
+    notes = meta["notes"] or {}
+    out["merknad"] = out["region"].map(lambda code: " ".join(notes.get(code, [])))
+    out["aar"] = out["aar"].astype("int64")
+    out["verdi"] = out["verdi"].astype("float64")
+    out["status"] = out["status"].fillna("").astype(str)
+    out.loc[out["verdi"].isna() & (out["status"] == ""), "status"] = ".."
+    out.loc[out["verdi"].notna() & out["status"].isin([":", "..", "."]), "verdi"] = np.nan
+    dim_columns = []
+    for dimension in indicator.dimensions:
+        column = dimension.lower()
+        labels = meta["dimension_labels"].get(dimension, {})
+        out[column] = out.pop(dimension).astype(str)
+        out[f"{column}_navn"] = out[column].map(labels).fillna(out[column])
+        dim_columns += [column, f"{column}_navn"]
+    level_order = {"kommune": 0, "kostragruppe": 1, "fylke": 2, "landet": 3}
+    out = out.sort_values(
+        ["nivaa", "region", *dim_columns[::2], "aar"],
+        key=lambda s: s.map(level_order) if s.name == "nivaa" else s,
+    )
+    columns = [c for c in INDICATOR_COLUMNS if c not in ("verdi", "status")]
+    ordered = [*columns[:7], *dim_columns, "verdi", "status", *columns[7:]]
+    return out[ordered].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Geo and orchestration
+
+
+def build_geo(store: RawStore) -> pd.DataFrame | None:
+    """Current kommune polygons (newest year folder under ``data/raw/geo``) in EPSG:25833."""
+    from boso.sources.geonorge import read_boundaries
+
+    files = [f for f in store.files("geo") if f.name.endswith((".json", ".geojson"))]
+    if not files:
+        return None
+    newest = max(files, key=lambda f: f.name.split("/")[0])
+    gdf = read_boundaries(newest.path)
+    return gdf.to_crs(25833)[["kommunenummer", "kommunenavn", "geometry"]]
+
+
+def build(
+    store: RawStore | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    indicators: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Rebuild ``data/processed`` from ``data/raw``.
+
+    Args:
+        store: Raw store to read (default: the project's).
+        out_dir: Processed directory to write (default: the project's).
+        indicators: Only these indicators (and what they depend on).
+        progress: Called with each table name as it is written.
+
+    Returns:
+        Table name → number of rows written.
+    """
+    store = store or RawStore()
+    ctx = load_context(store)
+    written: dict[str, int] = {}
+
+    def save(frame: pd.DataFrame, name: str) -> None:
+        write_table(frame, name, out_dir)
+        written[name] = len(frame)
+        if progress:
+            progress(name)
+
+    save(ctx.registry, "core_klass__kommuner")
+    save(ctx.code_map.changes, "core_klass__endringer")
+    geo = build_geo(store)
+    if geo is not None:
+        target = (Path(out_dir) if out_dir else None) or None
+        from boso.processed import processed_dir
+
+        path = processed_dir(target) / "core_geo__kommuner.parquet"
+        _write_geo(geo, path)
+        written["core_geo__kommuner"] = len(geo)
+
+    catalog = load_catalog()
+    for indicator_id in indicators or list(catalog):
+        indicator = catalog[indicator_id]
+        frame = ctx.results.get(indicator_id)
+        if frame is None:
+            frame = compute_indicator(ctx, indicator)
+        save(label_indicator(ctx, indicator, frame), indicator_table(indicator_id))
+    return written
+
+
+def _write_geo(geo: pd.DataFrame, path: Path) -> None:
+    import io
+
+    from boso.raw import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    geo.to_parquet(buffer, index=False)
+    content = buffer.getvalue()
+    if path.is_file() and path.read_bytes() == content:
+        return
+    atomic_write_bytes(path, content)

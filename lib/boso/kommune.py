@@ -1,0 +1,373 @@
+"""Kommune codes, names, fylker, KOSTRA groups and harmonisation across kommune reforms.
+
+Everything here is pure: functions take parsed KLASS JSON or DataFrames and return DataFrames.
+
+Harmonisation maps a value published for kommune code ``c`` in year ``y`` to the target structure
+(default: the newest in the KLASS changes) by following every KLASS change *after* year ``y``:
+``0702 (2017) → 0715 (2018) → 3802 (2020) → 3903 (2024)``. Counts are summed over the
+predecessors, rates are recomputed from numerator and denominator by :mod:`boso.build`, and a
+predecessor that was split between several new kommuner is flagged ("deling") instead of being
+counted twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from boso.errors import DataError, QueryError
+
+#: Fylker in the 2024 structure (KLASS 104). KLASS 131 has no fylke names, and this list is
+#: stable reference data, so it lives here rather than in a download.
+FYLKER_2024: dict[str, str] = {
+    "03": "Oslo",
+    "11": "Rogaland",
+    "15": "Møre og Romsdal",
+    "18": "Nordland",
+    "31": "Østfold",
+    "32": "Akershus",
+    "33": "Buskerud",
+    "34": "Innlandet",
+    "39": "Vestfold",
+    "40": "Telemark",
+    "42": "Agder",
+    "46": "Vestland",
+    "50": "Trøndelag",
+    "55": "Troms",
+    "56": "Finnmark",
+}
+
+NATIONAL_CODES = {"0", "00", "EAK", "0000"}
+_KODE = re.compile(r"^\d{1,4}$")
+
+
+def normalise_kommunenummer(code: Any) -> str:
+    """Return a kommunenummer as a 4-character string.
+
+    Accepts ints (``301``), strings with or without leading zeros, SSB's back-cast ``K-3025``
+    codes and IMDi's ``K3001`` labels.
+
+    Raises:
+        DataError: The value is not a kommune code.
+    """
+    text = str(code).strip()
+    if text.startswith("K-"):
+        text = text[2:]
+    elif text[:1] == "K" and text[1:].isdigit():
+        text = text[1:]
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    if not _KODE.match(text):
+        raise DataError(f"not a kommunenummer: {code!r}")
+    return text.zfill(4)
+
+
+def is_backcast_code(code: str) -> bool:
+    """True for SSB's pre-aggregated ``K-xxxx`` codes (codelist ``agg_KommSummer``)."""
+    return str(code).startswith("K-")
+
+
+# --------------------------------------------------------------------------------------------
+# KLASS parsing
+
+
+def parse_changes(payload: Mapping[str, Any]) -> pd.DataFrame:
+    """KLASS 131 ``changes`` JSON → ``gammel_kode, gammelt_navn, ny_kode, nytt_navn, dato``."""
+    try:
+        rows = payload["codeChanges"]
+        frame = pd.DataFrame(
+            {
+                "gammel_kode": [normalise_kommunenummer(r["oldCode"]) for r in rows],
+                "gammelt_navn": [r.get("oldName", "") for r in rows],
+                "ny_kode": [normalise_kommunenummer(r["newCode"]) for r in rows],
+                "nytt_navn": [r.get("newName", "") for r in rows],
+                "dato": pd.to_datetime([r["changeOccurred"] for r in rows]),
+            }
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"KLASS changes: unexpected content ({exc})") from exc
+    return frame.sort_values(["dato", "gammel_kode", "ny_kode"], ignore_index=True)
+
+
+def parse_codes(payload: Mapping[str, Any]) -> pd.DataFrame:
+    """KLASS 131 ``codesAt`` JSON → ``kommunenummer, kommunenavn`` (without 9999 Uoppgitt)."""
+    try:
+        rows = [r for r in payload["codes"] if str(r["code"]) != "9999"]
+        return pd.DataFrame(
+            {
+                "kommunenummer": [normalise_kommunenummer(r["code"]) for r in rows],
+                "kommunenavn": [r["name"] for r in rows],
+            }
+        ).sort_values("kommunenummer", ignore_index=True)
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"KLASS codesAt: unexpected content ({exc})") from exc
+
+
+def parse_kostra_groups(payload: Mapping[str, Any]) -> pd.DataFrame:
+    """KLASS 131→112 ``correspondsAt`` JSON → ``kommunenummer, kostragruppe, kostragruppenavn``."""
+    try:
+        rows = payload["correspondenceItems"]
+        return pd.DataFrame(
+            {
+                "kommunenummer": [normalise_kommunenummer(r["sourceCode"]) for r in rows],
+                "kostragruppe": [r["targetCode"] for r in rows],
+                "kostragruppenavn": [r["targetName"] for r in rows],
+            }
+        )
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"KLASS correspondsAt: unexpected content ({exc})") from exc
+
+
+def registry(codes: pd.DataFrame, kostra_groups: pd.DataFrame) -> pd.DataFrame:
+    """The current kommuner with fylke and KOSTRA group.
+
+    Returns:
+        ``kommunenummer, kommunenavn, fylkesnummer, fylkesnavn, kostragruppe, kostragruppenavn``.
+    """
+    frame = codes.merge(kostra_groups, on="kommunenummer", how="left", validate="1:1")
+    frame["fylkesnummer"] = frame["kommunenummer"].str[:2]
+    frame["fylkesnavn"] = frame["fylkesnummer"].map(FYLKER_2024)
+    unknown = frame.loc[frame["fylkesnavn"].isna(), "fylkesnummer"].unique()
+    if len(unknown):
+        # An older structure: keep the code, name unknown rather than wrong.
+        frame["fylkesnavn"] = frame["fylkesnavn"].fillna("Fylke " + frame["fylkesnummer"])
+    columns = [
+        "kommunenummer",
+        "kommunenavn",
+        "fylkesnummer",
+        "fylkesnavn",
+        "kostragruppe",
+        "kostragruppenavn",
+    ]
+    return frame[columns].sort_values("kommunenummer", ignore_index=True)
+
+
+def check_kommunenummer(code: str, known: Iterable[str]) -> str:
+    """Normalise ``code`` and check that it is a current kommune.
+
+    Raises:
+        QueryError: Unknown code, with the closest known codes in the message.
+    """
+    try:
+        normalised = normalise_kommunenummer(code)
+    except DataError as exc:
+        raise QueryError(f"ugyldig kommunenummer {code!r}: fire siffer, f.eks. 0301") from exc
+    known = sorted(set(known))
+    if normalised not in known:
+        near = [k for k in known if k[:2] == normalised[:2]][:8]
+        hint = f"; kommuner i fylke {normalised[:2]}: {', '.join(near)}" if near else ""
+        raise QueryError(f"ukjent kommunenummer {normalised}{hint}")
+    return normalised
+
+
+# --------------------------------------------------------------------------------------------
+# Reform harmonisation
+
+
+@dataclass
+class CodeMap:
+    """Forward mapping of (code, year) to the target structure, built from KLASS changes.
+
+    Args:
+        changes: Output of :func:`parse_changes`.
+        target_year: The structure to map to (changes dated after 1 January of this year are
+            ignored). Default: the year of the newest change.
+    """
+
+    changes: pd.DataFrame
+    target_year: int | None = None
+    _by_old: dict[str, list[tuple[int, str]]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.target_year is None:
+            self.target_year = int(self.changes["dato"].dt.year.max())
+        by_old: dict[str, list[tuple[int, str]]] = {}
+        for old, new, when in zip(
+            self.changes["gammel_kode"],
+            self.changes["ny_kode"],
+            self.changes["dato"].dt.year,
+            strict=True,
+        ):
+            if old != new and when <= self.target_year:
+                by_old.setdefault(old, []).append((int(when), new))
+        self._by_old = by_old
+        self._resolve = cache(self._resolve_uncached)
+
+    def _resolve_uncached(
+        self, code: str, year: int
+    ) -> frozenset[tuple[str, bool, frozenset[str]]]:
+        """Targets of ``code`` valid in ``year``: (target, split on the way, codes passed)."""
+        later = [(when, new) for when, new in self._by_old.get(code, []) if when > year]
+        if not later:
+            return frozenset({(code, False, frozenset())})
+        first = min(when for when, _ in later)
+        successors = [new for when, new in later if when == first]
+        split = len(set(successors)) > 1
+        targets: set[tuple[str, bool, frozenset[str]]] = set()
+        for new in successors:
+            # The successor is valid from `first`; only changes after that still apply.
+            for target, split_later, via in self._resolve(new, first):
+                passed = via | {new} if new != target else via
+                targets.add((target, split or split_later, frozenset(passed)))
+        return frozenset(targets)
+
+    def resolve(self, code: str, year: int) -> list[tuple[str, bool]]:
+        """Target codes for ``code`` as valid in ``year``: ``[(target, split), ...]``."""
+        return sorted({(target, split) for target, split, _ in self._resolve(code, int(year))})
+
+    def via(self, code: str, year: int) -> set[str]:
+        """Intermediate codes between ``code`` (valid in ``year``) and its targets."""
+        return set().union(*(via for _, _, via in self._resolve(code, int(year))))
+
+    def mapping(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """Map distinct ``(kode, aar)`` pairs to targets.
+
+        Returns:
+            ``kode, aar, maalkode, deling, via`` where ``deling`` is True when the predecessor
+            was split between several kommuner on the way (its value cannot be back-cast
+            exactly) and ``via`` holds the intermediate codes.
+        """
+        distinct = pairs[["kode", "aar"]].drop_duplicates()
+        rows = [
+            (code, year, target, split, tuple(sorted(via)))
+            for code, year in zip(distinct["kode"], distinct["aar"], strict=True)
+            for target, split, via in self._resolve(code, int(year))
+        ]
+        return pd.DataFrame(rows, columns=["kode", "aar", "maalkode", "deling", "via"])
+
+
+STATUS_PRIORITY = {":": 0, "..": 1, "-": 2, ".": 3, "": 4}
+
+
+def harmonise_counts(
+    frame: pd.DataFrame,
+    code_map: CodeMap,
+    *,
+    keys: list[str] | None = None,
+    code_year: int | None = None,
+) -> pd.DataFrame:
+    """Sum a count over predecessor kommuner into the target structure.
+
+    Args:
+        frame: Kommune rows with ``kode`` (4-char), ``aar``, ``verdi``, ``status`` and any
+            dimension columns named in ``keys``.
+        code_map: The reform mapping.
+        keys: Extra dimension columns to keep (default none).
+        code_year: When the codes all belong to one structure (SSB's ``K-xxxx`` back-cast
+            codes, valid in that year), map them from that year instead of the row's year.
+
+    Returns:
+        ``kommunenummer, aar, <keys>, verdi, status, harmonisering, n_forgjengere``.
+        A target's value is missing (NaN, with the symbol) when any contributing predecessor is
+        missing or suppressed, and missing with ``harmonisering="deling"`` when a contributing
+        predecessor was split. Where the target code itself has a value for the year (SSB's own
+        back-cast), that value wins over the sum of predecessors.
+    """
+    keys = keys or []
+    data = frame.loc[frame["status"] != "."].copy()
+    if data.empty:
+        return pd.DataFrame(
+            columns=["kommunenummer", "aar", *keys, "verdi", "status", "harmonisering"]
+        )
+    lookup = data[["kode", "aar"]].copy()
+    if code_year is not None:
+        lookup["aar"] = code_year
+    mapping = code_map.mapping(lookup)
+    if code_year is not None:
+        data["_kodeaar"] = code_year
+        merged = data.merge(
+            mapping.rename(columns={"aar": "_kodeaar"}), on=["kode", "_kodeaar"], how="left"
+        )
+    else:
+        merged = data.merge(mapping, on=["kode", "aar"], how="left")
+    merged["_selv"] = merged["kode"] == merged["maalkode"]
+    group = ["maalkode", "aar", *keys]
+
+    # A value published for a successor code (SSB's own back-cast, e.g. 3025 for 2019)
+    # already contains its predecessors: adding them again would double count.
+    merged = merged.reset_index(drop=True)
+    merged["_rad"] = merged.index
+    downstream = [
+        (*via, target) if code != target else via
+        for code, target, via in zip(merged["kode"], merged["maalkode"], merged["via"], strict=True)
+    ]
+    exploded = merged[["_rad", *group]].assign(via=downstream).explode("via").dropna()
+    present = merged.loc[merged["status"] == "", ["kode", *group]].rename(columns={"kode": "via"})
+    superseded = exploded.merge(present, on=["via", *group], how="inner")["_rad"].unique()
+    merged = merged.drop(index=superseded)
+
+    merged["_missing"] = merged["verdi"].isna()
+    merged["_prio"] = merged["status"].map(STATUS_PRIORITY).fillna(4)
+    merged["_omkodet"] = ~merged["_selv"]
+    agg = merged.groupby(group, sort=True, observed=True, dropna=False).agg(
+        verdi=("verdi", "sum"),
+        n_missing=("_missing", "sum"),
+        deling=("deling", "any"),
+        prio=("_prio", "min"),
+        n=("kode", "nunique"),
+        omkodet=("_omkodet", "any"),
+    )
+    agg = agg.reset_index()
+    symbols = {v: k for k, v in STATUS_PRIORITY.items()}
+    incomplete = agg["n_missing"] > 0
+    agg["status"] = np.where(incomplete, agg["prio"].map(symbols), "")
+    agg.loc[incomplete & (agg["status"] == ""), "status"] = ".."
+    agg.loc[incomplete, "verdi"] = np.nan
+    agg["harmonisering"] = np.select(
+        [agg["deling"], agg["n"] > 1, agg["omkodet"]],
+        ["deling", "sammenslaatt", "omkodet"],
+        default="",
+    )
+    split = agg["deling"]
+    agg.loc[split, "verdi"] = np.nan
+    agg.loc[split, "status"] = ".."
+    agg = agg.rename(columns={"maalkode": "kommunenummer", "n": "n_forgjengere"})
+    return agg[
+        ["kommunenummer", "aar", *keys, "verdi", "status", "harmonisering", "n_forgjengere"]
+    ]
+
+
+def sum_over_regions(
+    frame: pd.DataFrame, membership: pd.Series, *, keys: list[str] | None = None
+) -> pd.DataFrame:
+    """Sum harmonised kommune counts into regions (fylke, KOSTRA group, landet).
+
+    Args:
+        frame: ``kommunenummer, aar, <keys>, verdi, status`` for current kommuner.
+        membership: kommunenummer → region code.
+        keys: Extra dimension columns.
+
+    Returns:
+        ``region, aar, <keys>, verdi, status``; NaN with the member's symbol when any member is
+        missing or suppressed (a partial sum would be silently too low).
+    """
+    keys = keys or []
+    data = frame.assign(region=frame["kommunenummer"].map(membership))
+    data = data.loc[data["region"].notna()]
+    data["_missing"] = data["verdi"].isna()
+    data["_prio"] = data["status"].map(STATUS_PRIORITY).fillna(4)
+    agg = (
+        data.groupby(["region", "aar", *keys], observed=True)
+        .agg(verdi=("verdi", "sum"), n_missing=("_missing", "sum"), prio=("_prio", "min"))
+        .reset_index()
+    )
+    symbols = {v: k for k, v in STATUS_PRIORITY.items()}
+    incomplete = agg["n_missing"] > 0
+    agg["status"] = np.where(incomplete, agg["prio"].map(symbols), "")
+    agg.loc[incomplete & agg["status"].isin(["", "."]), "status"] = ".."
+    agg.loc[incomplete, "verdi"] = np.nan
+    return agg[["region", "aar", *keys, "verdi", "status"]]
+
+
+def slug(name: str) -> str:
+    """URL/file slug of a kommune name: ``Bø (Nordland)`` → ``bo-nordland``."""
+    table = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "á": "a", "č": "c", "š": "s"})
+    text = name.lower().translate(table)
+    text = re.sub(r"[^a-z0-9]+", "-", text)
+    return text.strip("-") or "kommune"

@@ -1,0 +1,229 @@
+"""The processed store (``data/processed/*.parquet``): schema-checked writes, reads, export.
+
+This module and :mod:`boso.raw` are the only ones that read or write the data directories.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from boso.config import paths
+from boso.errors import DataError, QueryError
+from boso.raw import atomic_write_bytes
+
+STATUS_SYMBOLS = {"", "..", ".", ":", "-"}
+NIVAAER = ("kommune", "fylke", "kostragruppe", "landet")
+
+INDICATOR_COLUMNS: dict[str, str] = {
+    "indikator": "str",
+    "nivaa": "str",
+    "region": "str",
+    "regionnavn": "str",
+    "kommunenummer": "str",
+    "kommunenavn": "str",
+    "aar": "int",
+    "verdi": "float",
+    "status": "str",
+    "enhet": "str",
+    "kilde": "str",
+    "kilde_oppdatert": "str",
+    "hentet": "str",
+    "syntetisk": "bool",
+    "harmonisering": "str",
+    "merknad": "str",
+}
+EXPORT_COLUMNS = ["kommunenummer", "kommunenavn", "aar", "verdi", "status", "enhet", "kilde"]
+
+
+def processed_dir(root: str | Path | None = None) -> Path:
+    """The processed directory (``$BOSO_HOME/data/processed`` unless ``root`` is given)."""
+    return Path(root) if root else paths().processed
+
+
+def indicator_table(indicator_id: str) -> str:
+    """File stem of an indicator's processed table."""
+    return f"out_boso__{indicator_id}"
+
+
+def check_indicator_frame(frame: pd.DataFrame, name: str) -> None:
+    """Raise :class:`DataError` unless ``frame`` follows the indicator table schema."""
+    missing = [c for c in INDICATOR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{name}: missing columns {missing}")
+    if not pd.api.types.is_integer_dtype(frame["aar"]):
+        raise DataError(f"{name}: aar must be integer, is {frame['aar'].dtype}")
+    if not pd.api.types.is_float_dtype(frame["verdi"]):
+        raise DataError(f"{name}: verdi must be float, is {frame['verdi'].dtype}")
+    bad_status = set(frame["status"].unique()) - STATUS_SYMBOLS
+    if bad_status:
+        raise DataError(f"{name}: unknown status symbols {sorted(bad_status)}")
+    bad_level = set(frame["nivaa"].unique()) - set(NIVAAER)
+    if bad_level:
+        raise DataError(f"{name}: unknown nivaa {sorted(bad_level)}")
+    kommune = frame["nivaa"] == "kommune"
+    codes = frame.loc[kommune, "kommunenummer"]
+    if not codes.str.fullmatch(r"\d{4}").all():
+        raise DataError(f"{name}: kommunenummer must be 4-character strings")
+    if frame.loc[~kommune, "kommunenummer"].notna().any():
+        raise DataError(f"{name}: aggregate rows must not carry a kommunenummer")
+    unexplained = frame["verdi"].isna() & (frame["status"] == "")
+    if unexplained.any():
+        row = frame.loc[unexplained].iloc[0]
+        raise DataError(f"{name}: missing value without status at {row['region']} {row['aar']}")
+    suppressed_with_value = frame["verdi"].notna() & frame["status"].isin([":", "..", "."])
+    if suppressed_with_value.any():
+        raise DataError(f"{name}: a suppressed/missing status carries a value")
+    keys = [c for c in frame.columns if c not in INDICATOR_COLUMNS or c in ("region", "aar")]
+    keys = [c for c in keys if not c.endswith("_navn")]
+    if frame.duplicated(["nivaa", *keys]).any():
+        raise DataError(f"{name}: duplicate rows for the same region, year and dimensions")
+
+
+def write_table(frame: pd.DataFrame, name: str, root: str | Path | None = None) -> Path:
+    """Write ``data/processed/<name>.parquet`` atomically (schema-checked for indicators)."""
+    if name.startswith("out_boso__"):
+        check_indicator_frame(frame, name)
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    target = processed_dir(root) / f"{name}.parquet"
+    content = buffer.getvalue()
+    if target.is_file() and target.read_bytes() == content:
+        return target  # idempotent: same content, same file (and the same mtime)
+    atomic_write_bytes(target, content)
+    return target
+
+
+@lru_cache(maxsize=64)
+def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def read_table(name: str, root: str | Path | None = None) -> pd.DataFrame:
+    """Read ``data/processed/<name>.parquet`` (cached per process while the file is unchanged)."""
+    path = processed_dir(root) / f"{name}.parquet"
+    if not path.is_file():
+        raise DataError(f"processed table missing: {path} (run `boso build`)")
+    stat = path.stat()
+    return _read_cached(str(path), stat.st_mtime_ns, stat.st_size).copy()
+
+
+def kommuner(root: str | Path | None = None) -> pd.DataFrame:
+    """The kommune registry (``core_klass__kommuner``)."""
+    return read_table("core_klass__kommuner", root)
+
+
+def kommune_info(kommunenummer: str, root: str | Path | None = None) -> dict[str, Any]:
+    """Name, fylke and KOSTRA group of a current kommune.
+
+    Raises:
+        QueryError: Unknown kommunenummer.
+    """
+    from boso.kommune import check_kommunenummer
+
+    registry = kommuner(root)
+    code = check_kommunenummer(kommunenummer, registry["kommunenummer"])
+    row = registry.loc[registry["kommunenummer"] == code].iloc[0]
+    return {key: (None if pd.isna(value) else value) for key, value in row.items()}
+
+
+def load_indicator(
+    indicator_id: str,
+    kommunenummer: str | None = None,
+    *,
+    nivaa: str | None = "kommune",
+    root: str | Path | None = None,
+) -> pd.DataFrame:
+    """The harmonised series of one indicator.
+
+    Args:
+        indicator_id: A catalog id, e.g. ``"befolkning"``.
+        kommunenummer: Only this kommune (4 characters).
+        nivaa: ``kommune`` (default), ``fylke``, ``kostragruppe``, ``landet`` or None for all.
+        root: Processed directory to read instead of the project's.
+
+    Returns:
+        Tidy rows sorted by region and year.
+    """
+    from boso.catalog import get_indicator
+
+    get_indicator(indicator_id)
+    frame = read_table(indicator_table(indicator_id), root)
+    if nivaa is not None:
+        frame = frame.loc[frame["nivaa"] == nivaa]
+    if kommunenummer is not None:
+        info = kommune_info(kommunenummer, root)
+        frame = frame.loc[frame["kommunenummer"] == info["kommunenummer"]]
+    return frame.sort_values([c for c in ("region", "aar") if c in frame]).reset_index(drop=True)
+
+
+def comparison(
+    indicator_id: str, kommunenummer: str, root: str | Path | None = None
+) -> pd.DataFrame:
+    """The kommune with its fylke, KOSTRA group and landet.
+
+    Returns:
+        The indicator's rows for those four regions with a column ``sammenligning`` (display
+        label) as an ordered categorical: kommune, KOSTRA group, fylke, landet.
+    """
+    info = kommune_info(kommunenummer, root)
+    frame = load_indicator(indicator_id, nivaa=None, root=root)
+    wanted = [
+        ("kommune", info["kommunenummer"]),
+        ("kostragruppe", info["kostragruppe"]),
+        ("fylke", info["fylkesnummer"]),
+        ("landet", "0"),
+    ]
+    parts = []
+    labels = []
+    for level, region in wanted:
+        part = frame.loc[(frame["nivaa"] == level) & (frame["region"] == region)]
+        if part.empty:
+            continue
+        label = str(part["regionnavn"].iloc[0])
+        labels.append(label)
+        parts.append(part.assign(sammenligning=label))
+    if not parts:
+        return frame.iloc[0:0].assign(sammenligning=pd.Series(dtype="category"))
+    result = pd.concat(parts, ignore_index=True)
+    result["sammenligning"] = pd.Categorical(result["sammenligning"], categories=labels)
+    return result
+
+
+def export_indicator(
+    indicator_id: str,
+    *,
+    kommunenummer: str | None = None,
+    fmt: str = "csv",
+    output: str | Path | None = None,
+    include_comparisons: bool = False,
+    root: str | Path | None = None,
+) -> pd.DataFrame:
+    """Write an indicator's harmonised series as CSV (stdout or file) or parquet (file).
+
+    Returns:
+        The exported frame.
+    """
+    if include_comparisons and kommunenummer:
+        frame = comparison(indicator_id, kommunenummer, root)
+    else:
+        frame = load_indicator(indicator_id, kommunenummer, root=root)
+    first = EXPORT_COLUMNS if not include_comparisons else ["sammenligning", "nivaa", "region"]
+    extra = [c for c in frame.columns if c not in first and c not in EXPORT_COLUMNS]
+    ordered = frame[[*first, *[c for c in EXPORT_COLUMNS if c not in first], *extra]]
+    if fmt == "parquet":
+        if output is None:
+            raise QueryError("--format parquet trenger --output FIL")
+        buffer = io.BytesIO()
+        ordered.to_parquet(buffer, index=False)
+        atomic_write_bytes(Path(output), buffer.getvalue())
+    elif output is None:
+        ordered.to_csv(sys.stdout, index=False)
+    else:
+        atomic_write_bytes(Path(output), ordered.to_csv(index=False).encode("utf-8"))
+    return ordered
