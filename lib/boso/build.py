@@ -240,9 +240,7 @@ def _select(indicator: Indicator, table: SourceTable) -> pd.DataFrame:
         if indicator.kind != "count":
             raise DataError(f"{indicator.id}: a rate cannot be summed over {collapse}")
         frame = _sum_over(frame, ["region", "aar", *indicator.dimensions])
-    return frame[["region", "aar", *indicator.dimensions, "verdi", "status"]].reset_index(
-        drop=True
-    )
+    return frame[["region", "aar", *indicator.dimensions, "verdi", "status"]].reset_index(drop=True)
 
 
 def _sum_over(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -357,9 +355,7 @@ def _levels_from_kommuner(
     ctx: BuildContext, kommune: pd.DataFrame, keys: list[str]
 ) -> dict[str, pd.DataFrame]:
     frame = kommune.rename(columns={"region": "kommunenummer"})
-    return {
-        level: km.sum_over_regions(frame, ctx.membership(level), keys=keys) for level in LEVELS
-    }
+    return {level: km.sum_over_regions(frame, ctx.membership(level), keys=keys) for level in LEVELS}
 
 
 def compute_indicator(ctx: BuildContext, indicator: Indicator) -> pd.DataFrame:
@@ -404,13 +400,18 @@ def _compute_rate(
         if indicator.numerator and indicator.denominator:
             num = parts_of(indicator.numerator)
             den = parts_of(indicator.denominator)
-            return _ratio(
+            ratio = _ratio(
                 num.loc[num["nivaa"] == level],
                 den.loc[den["nivaa"] == level],
                 keys,
                 indicator.scale,
                 indicator.denominator_year_offset,
             )
+            implied = _implied_denominator(ctx, indicator, selected, keys, level)
+            if implied is None:
+                return ratio
+            fallback = _ratio(num.loc[num["nivaa"] == level], implied, keys, indicator.scale, 0)
+            return _fill_missing(ratio, fallback, ["region", "aar", *keys])
         if indicator.weight:
             weight = parts_of(indicator.weight)
             return _weighted(selected, weight, ctx, indicator, keys, level)
@@ -449,6 +450,63 @@ def _compute_rate(
     return parts
 
 
+def _as_count(indicator: Indicator, suffix: str) -> Indicator:
+    """A count-kind stand-in for intermediate sums (numerators, weights, denominators)."""
+    return Indicator(
+        id=f"{indicator.id}__{suffix}",
+        label="",
+        definition="",
+        unit="",
+        kind="count",
+        source=indicator.source,
+        table=indicator.table,
+        dimensions=indicator.dimensions,
+    )
+
+
+def _fill_missing(primary: pd.DataFrame, fallback: pd.DataFrame, index: list[str]) -> pd.DataFrame:
+    """Rows of ``primary`` that are missing take ``fallback``'s value where it has one."""
+    merged = primary.merge(
+        fallback[[*index, "verdi"]].rename(columns={"verdi": "_fallback"}), on=index, how="left"
+    )
+    use = merged["verdi"].isna() & merged["_fallback"].notna() & (merged["status"] != ":")
+    merged.loc[use, "verdi"] = merged.loc[use, "_fallback"]
+    merged.loc[use, "status"] = ""
+    return merged.drop(columns="_fallback")
+
+
+def _implied_denominator(
+    ctx: BuildContext,
+    indicator: Indicator,
+    selected: pd.DataFrame | None,
+    keys: list[str],
+    level: str,
+) -> pd.DataFrame | None:
+    """Denominators implied by SSB's published count and rate (count / rate * scale).
+
+    The declared denominator (population 1 January the year after) is exact but ends earlier
+    than the KOSTRA tables; for those later years the published pair still tells the population
+    SSB divided by. Rates are rounded, so this is only a fallback.
+    """
+    if selected is None or not indicator.numerator:
+        return None
+    numerator = load_catalog()[indicator.numerator]
+    if not numerator.published or numerator.table != indicator.table:
+        return None
+    index = ["region", "aar", *keys]
+    counts = _select(numerator, ctx.table(numerator))
+    joined = selected.merge(counts, on=index, suffixes=("", "_num"))
+    usable = (joined["status"] == "") & (joined["status_num"] == "") & (joined["verdi"] > 0)
+    implied = joined[index].assign(
+        verdi=(joined["verdi_num"] / joined["verdi"] * indicator.scale).where(usable),
+        status=np.where(usable, "", np.where(joined["status"] == ".", ".", "..")),
+    )
+    kommune = _kommune_rows(ctx, _as_count(indicator, "nevner"), implied)
+    if level == "kommune":
+        return kommune
+    return _levels_from_kommuner(ctx, kommune, keys)[level]
+
+
 def _weighted(
     selected: pd.DataFrame,
     weight_parts: pd.DataFrame,
@@ -464,22 +522,10 @@ def _weighted(
     joined = selected.merge(weights, on=index, how="left", suffixes=("", "_w"))
     product = joined.assign(
         verdi=joined["verdi"] * joined["verdi_w"],
-        status=np.where(
-            joined["status"] != "", joined["status"], joined["status_w"].fillna("..")
-        ),
+        status=np.where(joined["status"] != "", joined["status"], joined["status_w"].fillna("..")),
     )[[*index, "verdi", "status"]]
     product.loc[product["verdi"].isna() & (product["status"] == ""), "status"] = ".."
-    fake = Indicator(
-        id=f"{indicator.id}__vektet",
-        label="",
-        definition="",
-        unit="",
-        kind="count",
-        source=indicator.source,
-        table=indicator.table,
-        dimensions=indicator.dimensions,
-    )
-    kommune_product = _kommune_rows(ctx, fake, product)
+    kommune_product = _kommune_rows(ctx, _as_count(indicator, "vektet"), product)
     if level == "kommune":
         numerator = kommune_product
     else:
@@ -514,15 +560,13 @@ def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame
     out["kommunenavn"] = out["kommunenummer"].map(names)
     region_names = {
         (level, code): ctx.region_name(level, code)
-        for level, code in out.loc[~is_kommune, ["nivaa", "region"]].drop_duplicates().itertuples(
-            index=False
-        )
+        for level, code in out.loc[~is_kommune, ["nivaa", "region"]]
+        .drop_duplicates()
+        .itertuples(index=False)
     }
     out["regionnavn"] = [
         kname if level == "kommune" else region_names[(level, code)]
-        for level, code, kname in zip(
-            out["nivaa"], out["region"], out["kommunenavn"], strict=True
-        )
+        for level, code, kname in zip(out["nivaa"], out["region"], out["kommunenavn"], strict=True)
     ]
     out["indikator"] = indicator.id
     out["enhet"] = indicator.unit

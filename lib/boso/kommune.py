@@ -328,9 +328,7 @@ def harmonise_counts(
     agg.loc[split, "verdi"] = np.nan
     agg.loc[split, "status"] = ".."
     agg = agg.rename(columns={"maalkode": "kommunenummer", "n": "n_forgjengere"})
-    return agg[
-        ["kommunenummer", "aar", *keys, "verdi", "status", "harmonisering", "n_forgjengere"]
-    ]
+    return agg[["kommunenummer", "aar", *keys, "verdi", "status", "harmonisering", "n_forgjengere"]]
 
 
 def sum_over_regions(

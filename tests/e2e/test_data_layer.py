@@ -68,8 +68,7 @@ def test_holmestrand_through_two_reforms(built: Path, snapshot_dir: Path) -> Non
         for code in ("0702", "0714", "0713")
     )
     expected_2019 = sum(
-        cell(snapshot_dir, "12008", code, "KOSboligtot0000", "2019")[0]
-        for code in ("0715", "0713")
+        cell(snapshot_dir, "12008", code, "KOSboligtot0000", "2019")[0] for code in ("0715", "0713")
     )
     assert boliger[2017] == expected_2017
     assert boliger[2019] == expected_2019
@@ -163,7 +162,7 @@ def test_comparison_has_four_levels(built: Path) -> None:
 def test_imdi_settlement_is_harmonised(built: Path, snapshot_dir: Path) -> None:
     faktisk = series(built, "bosetting_faktisk", "3203")
     # 2019: Asker 37 + Røyken + Hurum from the IMDi long file.
-    text = (snapshot_dir / "imdi" / "imdi_bosetting_anmodning_vedtak_faktisk_1995-2023_long.csv")
+    text = snapshot_dir / "imdi" / "imdi_bosetting_anmodning_vedtak_faktisk_1995-2023_long.csv"
     rows = pd.read_csv(text, sep=";", encoding="iso-8859-1", dtype=str)
     mask = (
         (rows["Enhet"] == "Personer")
@@ -200,7 +199,9 @@ def test_cli_export_asker_population(built: Path) -> None:
 
 def test_cli_export_parquet_and_errors(built: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.parquet"
-    ok = run_cli("export", "startlan", "--kommune", "3903", "--format", "parquet", "-o", str(out), root=built)
+    ok = run_cli(
+        "export", "startlan", "--kommune", "3903", "--format", "parquet", "-o", str(out), root=built
+    )
     assert ok.returncode == 0, ok.stderr
     assert set(pd.read_parquet(out)["kommunenummer"]) == {"3903"}
     unknown = run_cli("export", "befolkning", "--kommune", "3299", root=built)

@@ -115,9 +115,7 @@ def test_counts_are_summed_over_predecessors(code_map: km.CodeMap) -> None:
 
 
 def test_suppressed_predecessor_is_never_zero(code_map: km.CodeMap) -> None:
-    data = frame(
-        [("0220", 2019, 100.0, ""), ("0627", 2019, None, ":"), ("0628", 2019, 5.0, "")]
-    )
+    data = frame([("0220", 2019, 100.0, ""), ("0627", 2019, None, ":"), ("0628", 2019, 5.0, "")])
     out = km.harmonise_counts(data, code_map)
     row = out.loc[out["kommunenummer"] == "3203"].iloc[0]
     assert np.isnan(row["verdi"])

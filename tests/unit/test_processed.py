@@ -1,0 +1,68 @@
+"""Processed store: the indicator schema check guards every write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from boso import processed
+from boso.errors import DataError
+
+
+def good_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "indikator": "befolkning",
+            "nivaa": ["kommune", "kommune", "landet"],
+            "region": ["3203", "3203", "0"],
+            "regionnavn": ["Asker", "Asker", "Landet"],
+            "kommunenummer": ["3203", "3203", None],
+            "kommunenavn": ["Asker", "Asker", None],
+            "aar": np.array([2020, 2021, 2020], dtype="int64"),
+            "verdi": [1.0, np.nan, 3.0],
+            "status": ["", ":", ""],
+            "enhet": "personer",
+            "kilde": "SSB 07459",
+            "kilde_oppdatert": "2022-02-23",
+            "hentet": "2026-11-22",
+            "syntetisk": False,
+            "harmonisering": "",
+            "merknad": "",
+        }
+    )
+
+
+def test_good_frame_round_trips(tmp_path: Path) -> None:
+    path = processed.write_table(good_frame(), "out_boso__befolkning", tmp_path)
+    assert path.is_file()
+    back = processed.read_table("out_boso__befolkning", tmp_path)
+    pd.testing.assert_frame_equal(back, good_frame())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f.drop(columns="status"), "missing columns"),
+        (lambda f: f.assign(status=["", "x", ""]), "unknown status"),
+        (lambda f: f.assign(kommunenummer=["3203", "32", None]), "4-character"),
+        (lambda f: f.assign(status=["", "", ""]), "missing value without status"),
+        (lambda f: f.assign(verdi=[1.0, 0.0, 3.0]), "suppressed/missing status carries a value"),
+        (lambda f: f.assign(aar=[2020, 2020, 2020]), "duplicate rows"),
+        (lambda f: f.assign(nivaa=["kommune", "kommune", "verden"]), "unknown nivaa"),
+    ],
+)
+def test_schema_violations_are_refused(tmp_path: Path, mutate, message: str) -> None:
+    target = tmp_path / "out_boso__befolkning.parquet"
+    processed.write_table(good_frame(), "out_boso__befolkning", tmp_path)
+    before = target.read_bytes()
+    with pytest.raises(DataError, match=message):
+        processed.write_table(mutate(good_frame()), "out_boso__befolkning", tmp_path)
+    assert target.read_bytes() == before
+
+
+def test_missing_table_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="run `boso build`"):
+        processed.read_table("out_boso__befolkning", tmp_path)
