@@ -606,10 +606,16 @@ def build_geo(store: RawStore) -> pd.DataFrame | None:
     """Current kommune polygons (newest year folder under ``data/raw/geo``) in EPSG:25833."""
     from boso.sources.geonorge import read_boundaries
 
-    files = [f for f in store.files("geo") if f.name.endswith((".json", ".geojson"))]
+    # National FeatureCollections sit directly in geo/<year>/; per-kommune answers from the
+    # kommuneinfo API live deeper (geo/<year>/omrade/<nr>.json) and are not candidates.
+    files = [
+        f
+        for f in store.files("geo")
+        if f.name.endswith((".json", ".geojson")) and f.name.count("/") == 1
+    ]
     if not files:
         return None
-    newest = max(files, key=lambda f: f.name.split("/")[0])
+    newest = max(files, key=lambda f: (f.name.split("/")[0], "kommuneinfo" in f.name))
     gdf = read_boundaries(newest.path)
     return gdf.to_crs(25833)[["kommunenummer", "kommunenavn", "geometry"]]
 
