@@ -26,8 +26,14 @@ import pandas as pd
 from boso import kommune as km
 from boso.catalog import Indicator, load_catalog
 from boso.errors import DataError
-from boso.jsonstat import read_jsonstat
-from boso.processed import INDICATOR_COLUMNS, indicator_table, write_table
+from boso.jsonstat import read_jsonstat_codes_and_labels
+from boso.processed import (
+    INDICATOR_COLUMNS,
+    check_indicator_frame,
+    indicator_table,
+    write_geo_table,
+    write_table,
+)
 from boso.raw import RawFile, RawStore
 from boso.sources import imdi
 
@@ -52,45 +58,41 @@ class SourceTable:
     label: str
 
 
-def _category_labels(dimension: dict[str, Any]) -> dict[str, str]:
-    category = dimension.get("category", {})
-    labels = category.get("label") or {}
-    index = category.get("index")
-    codes = list(index) if index is not None else list(labels)
-    return {code: labels.get(code, code) for code in codes}
-
-
 def read_ssb_table(raw_file: RawFile, region_variable: str) -> SourceTable:
     """Parse an SSB JSON-stat2 raw file into a :class:`SourceTable`."""
-    content = raw_file.read_bytes()
-    try:
-        document = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{raw_file.path}: not valid JSON-stat ({exc})") from exc
-    frame = read_jsonstat(document, labels=False)
-    if region_variable not in frame.columns:
+    frame, meta = read_jsonstat_codes_and_labels(raw_file.path, with_meta=True)
+    if region_variable not in meta.dimension_ids:
         raise DataError(
             f"{raw_file.path}: no region variable {region_variable!r}; "
-            f"dimensions: {[c for c in frame.columns if c not in ('value', 'status')]}"
+            f"dimensions: {meta.dimension_ids}"
         )
+    if "Tid" not in meta.dimension_ids:
+        raise DataError(f"{raw_file.path}: no time variable 'Tid'")
+    labels: dict[str, dict[str, str]] = {}
+    for dim in meta.dimension_ids:
+        pairs = frame[[dim, f"{dim}_label"]].drop_duplicates(dim)
+        labels[dim] = dict(
+            zip(pairs[dim].astype(str), pairs[f"{dim}_label"].astype(str), strict=True)
+        )
+    frame = frame[[*meta.dimension_ids, "value", "status"]]
     frame = frame.rename(columns={region_variable: "region", "value": "verdi"})
-    frame["aar"] = pd.to_numeric(frame.pop("Tid"), errors="raise").astype(int)
+    years = pd.to_numeric(frame.pop("Tid").astype(str), errors="coerce")
+    if years.isna().any():
+        raise DataError(f"{raw_file.path}: Tid has values that are not years")
+    frame["aar"] = years.astype(int)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
             frame[column] = frame[column].astype(str)
     frame["status"] = frame["status"].astype(str)
-    dims = document.get("dimension", {})
-    region_dim = dims.get(region_variable, {})
-    extension = document.get("extension") or {}
     return SourceTable(
         frame=frame,
-        region_labels=_category_labels(region_dim),
-        dimension_labels={k: _category_labels(v) for k, v in dims.items()},
-        region_notes=region_dim.get("category", {}).get("note") or {},
-        updated=str(document.get("updated") or raw_file.provenance.get("source_updated") or ""),
+        region_labels=labels[region_variable],
+        dimension_labels=labels,
+        region_notes=meta.category_notes.get(region_variable, {}),
+        updated=meta.updated or str(raw_file.provenance.get("source_updated") or ""),
         fetched=str(raw_file.provenance.get("fetched_at") or ""),
-        synthetic=bool(extension.get("synthetic", False) or raw_file.synthetic),
-        label=str(document.get("label", "")),
+        synthetic=meta.synthetic or raw_file.synthetic,
+        label=meta.label,
     )
 
 
@@ -629,6 +631,9 @@ def build(
 ) -> dict[str, int]:
     """Rebuild ``data/processed`` from ``data/raw``.
 
+    Every table is computed and schema-checked before the first one is written, so a broken
+    raw file stops the build with nothing changed in ``data/processed``.
+
     Args:
         store: Raw store to read (default: the project's).
         out_dir: Processed directory to write (default: the project's).
@@ -640,43 +645,28 @@ def build(
     """
     store = store or RawStore()
     ctx = load_context(store)
-    written: dict[str, int] = {}
-
-    def save(frame: pd.DataFrame, name: str) -> None:
-        write_table(frame, name, out_dir)
-        written[name] = len(frame)
-        if progress:
-            progress(name)
-
-    save(ctx.registry, "core_klass__kommuner")
-    save(ctx.code_map.changes, "core_klass__endringer")
-    geo = build_geo(store)
-    if geo is not None:
-        target = (Path(out_dir) if out_dir else None) or None
-        from boso.processed import processed_dir
-
-        path = processed_dir(target) / "core_geo__kommuner.parquet"
-        _write_geo(geo, path)
-        written["core_geo__kommuner"] = len(geo)
-
+    tables: dict[str, pd.DataFrame] = {
+        "core_klass__kommuner": ctx.registry,
+        "core_klass__endringer": ctx.code_map.changes,
+    }
     catalog = load_catalog()
     for indicator_id in indicators or list(catalog):
         indicator = catalog[indicator_id]
         frame = ctx.results.get(indicator_id)
         if frame is None:
             frame = compute_indicator(ctx, indicator)
-        save(label_indicator(ctx, indicator, frame), indicator_table(indicator_id))
+        name = indicator_table(indicator_id)
+        tables[name] = label_indicator(ctx, indicator, frame)
+        check_indicator_frame(tables[name], name)
+    geo = build_geo(store)
+
+    written: dict[str, int] = {}
+    for name, frame in tables.items():
+        write_table(frame, name, out_dir)
+        written[name] = len(frame)
+        if progress:
+            progress(name)
+    if geo is not None:
+        write_geo_table(geo, "core_geo__kommuner", out_dir)
+        written["core_geo__kommuner"] = len(geo)
     return written
-
-
-def _write_geo(geo: pd.DataFrame, path: Path) -> None:
-    import io
-
-    from boso.raw import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    geo.to_parquet(buffer, index=False)
-    content = buffer.getvalue()
-    if path.is_file() and path.read_bytes() == content:
-        return
-    atomic_write_bytes(path, content)

@@ -99,6 +99,17 @@ def write_table(frame: pd.DataFrame, name: str, root: str | Path | None = None) 
     return target
 
 
+def write_geo_table(frame: Any, name: str, root: str | Path | None = None) -> Path:
+    """Write a GeoDataFrame as GeoParquet ``data/processed/<name>.parquet`` (atomic)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    target = processed_dir(root) / f"{name}.parquet"
+    content = buffer.getvalue()
+    if not (target.is_file() and target.read_bytes() == content):
+        atomic_write_bytes(target, content)
+    return target
+
+
 @lru_cache(maxsize=64)
 def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return pd.read_parquet(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from boso import build, processed, raw
+from boso.errors import DataError
 
 pytestmark = pytest.mark.e2e
 
@@ -221,3 +223,27 @@ def test_cli_indicators_lists_required_ids(built: Path) -> None:
         "leie_andel", "bosetting_anmodet", "bosetting_vedtatt", "bosetting_faktisk",
     }  # fmt: skip
     assert required <= ids
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda b: b[: len(b) // 3], "invalid JSON"),
+        (lambda b: b.decode("utf-8").encode("latin-1", errors="replace"), "not valid UTF-8"),
+        (lambda b: b.replace(b'"size":[890,4,10]', b'"size":[890,4,11]'), "size. says 11"),
+    ],
+)
+def test_broken_raw_file_stops_the_build_and_keeps_processed(
+    built: Path, tmp_path: Path, damage, message: str
+) -> None:
+    store_dir = tmp_path / "raw"
+    shutil.copytree(built / "data" / "raw", store_dir)
+    target = store_dir / "ssb" / "12210.json"
+    target.write_bytes(damage(target.read_bytes()))
+    processed_dir = built / "data" / "processed"
+    before = {p.name: p.read_bytes() for p in processed_dir.glob("*.parquet")}
+    with pytest.raises(DataError, match=message) as info:
+        build.build(raw.RawStore(store_dir), processed_dir)
+    assert "12210.json" in str(info.value)
+    after = {p.name: p.read_bytes() for p in processed_dir.glob("*.parquet")}
+    assert before == after
