@@ -246,39 +246,39 @@ def _select(indicator: Indicator, table: SourceTable) -> pd.DataFrame:
 
 
 def _sum_over(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    data = frame.loc[frame["status"] != "."].copy()
-    data["_missing"] = data["verdi"].isna()
-    data["_prio"] = data["status"].map(km.STATUS_PRIORITY).fillna(4)
-    agg = (
-        data.groupby(keys, observed=True)
-        .agg(verdi=("verdi", "sum"), n_missing=("_missing", "sum"), prio=("_prio", "min"))
-        .reset_index()
-    )
-    symbols = {v: k for k, v in km.STATUS_PRIORITY.items()}
-    incomplete = agg["n_missing"] > 0
-    agg["status"] = np.where(incomplete, agg["prio"].map(symbols), "")
-    agg.loc[incomplete & agg["status"].isin(["", "."]), "status"] = ".."
-    agg.loc[incomplete, "verdi"] = np.nan
+    agg = km.sum_with_status(frame.loc[frame["status"] != "."], keys)
     # Regions/years with only "." cells disappear above; keep them as ".".
     allkeys = frame[keys].drop_duplicates()
-    agg = allkeys.merge(agg[[*keys, "verdi", "status"]], on=keys, how="left")
+    agg = allkeys.merge(agg, on=keys, how="left")
     agg["status"] = agg["status"].fillna(".")
     return agg
 
 
-def _kommune_rows(ctx: BuildContext, indicator: Indicator, selected: pd.DataFrame) -> pd.DataFrame:
-    """Harmonise the kommune rows of a published indicator (summing: caller fixes rates)."""
+@dataclass
+class Harmonised:
+    """A published kommune series mapped to today's kommuner."""
+
+    kommune: pd.DataFrame  # region (current kommune), aar, keys, verdi, status, harmonisering
+    contributions: pd.DataFrame  # see boso.kommune.contributions
+
+
+def _harmonise(ctx: BuildContext, indicator: Indicator, selected: pd.DataFrame) -> Harmonised:
+    """Harmonise the kommune rows of a published indicator (summing: callers fix rates)."""
     kinds = classify_regions(selected["region"])
     keys = _dimension_columns(indicator)
     plain = selected.loc[kinds == "kommune"].rename(columns={"region": "kode"})
     backcast = selected.loc[kinds == "kommune_agg"].rename(columns={"region": "kode"})
-    parts = []
+    parts, contribs = [], []
     if not plain.empty:
-        parts.append(km.harmonise_counts(plain, ctx.code_map, keys=keys))
+        contrib = km.contributions(plain, ctx.code_map, keys=keys)
+        contribs.append(contrib)
+        parts.append(km.harmonise_contributions(contrib, keys))
     if not backcast.empty:
         backcast = backcast.assign(kode=backcast["kode"].str[2:])
         year = _structure_year(ctx, set(backcast["kode"]))
-        harmonised = km.harmonise_counts(backcast, ctx.code_map, keys=keys, code_year=year)
+        contrib = km.contributions(backcast, ctx.code_map, keys=keys, code_year=year)
+        contribs.append(contrib)
+        harmonised = km.harmonise_contributions(contrib, keys)
         harmonised["harmonisering"] = harmonised["harmonisering"].replace(
             {"": "ssb_agg", "omkodet": "ssb_agg", "sammenslaatt": "ssb_agg"}
         )
@@ -287,7 +287,10 @@ def _kommune_rows(ctx: BuildContext, indicator: Indicator, selected: pd.DataFram
         raise DataError(f"{indicator.id}: the source has no kommune rows")
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.loc[frame["kommunenummer"].isin(ctx.current)]
-    return frame.rename(columns={"kommunenummer": "region"})
+    return Harmonised(
+        kommune=frame.rename(columns={"kommunenummer": "region"}),
+        contributions=pd.concat(contribs, ignore_index=True),
+    )
 
 
 def _structure_year(ctx: BuildContext, codes: set[str]) -> int:
@@ -353,11 +356,16 @@ def _ratio(
     return merged[["region", "aar", *keys, "verdi", "status"]]
 
 
-def _levels_from_kommuner(
-    ctx: BuildContext, kommune: pd.DataFrame, keys: list[str]
-) -> dict[str, pd.DataFrame]:
-    frame = kommune.rename(columns={"region": "kommunenummer"})
-    return {level: km.sum_over_regions(frame, ctx.membership(level), keys=keys) for level in LEVELS}
+def _levels(ctx: BuildContext, harmonised: Harmonised, keys: list[str]) -> dict[str, pd.DataFrame]:
+    """Fylke, KOSTRA group and landet sums of a harmonised count."""
+    return {
+        level: km.sum_contributions_over_regions(
+            harmonised.contributions,
+            None if level == "landet" else ctx.membership(level),
+            keys=keys,
+        )
+        for level in LEVELS
+    }
 
 
 def compute_indicator(ctx: BuildContext, indicator: Indicator) -> pd.DataFrame:
@@ -369,9 +377,9 @@ def compute_indicator(ctx: BuildContext, indicator: Indicator) -> pd.DataFrame:
     years = set(selected["aar"]) if selected is not None else None
 
     if indicator.kind == "count":
-        kommune = _kommune_rows(ctx, indicator, selected)
-        parts["kommune"] = kommune
-        computed = _levels_from_kommuner(ctx, kommune, keys)
+        harmonised = _harmonise(ctx, indicator, selected)
+        parts["kommune"] = harmonised.kommune
+        computed = _levels(ctx, harmonised, keys)
         ssb = _ssb_levels(indicator, selected)
         for level in LEVELS:
             parts[level] = _combine_levels(ssb[level], computed[level], keys, years)
@@ -426,7 +434,7 @@ def _compute_rate(
             parts[level] = frame.assign(harmonisering="beregnet")
         return parts
 
-    published = _kommune_rows(ctx, indicator, selected)
+    published = _harmonise(ctx, indicator, selected).kommune
     # A rate summed over several predecessors is meaningless: recompute those, keep the rest.
     merged_rows = published["n_forgjengere"].fillna(1) > 1
     recomputed = computed_level("kommune")
@@ -503,10 +511,10 @@ def _implied_denominator(
         verdi=(joined["verdi_num"] / joined["verdi"] * indicator.scale).where(usable),
         status=np.where(usable, "", np.where(joined["status"] == ".", ".", "..")),
     )
-    kommune = _kommune_rows(ctx, _as_count(indicator, "nevner"), implied)
+    harmonised = _harmonise(ctx, _as_count(indicator, "nevner"), implied)
     if level == "kommune":
-        return kommune
-    return _levels_from_kommuner(ctx, kommune, keys)[level]
+        return harmonised.kommune
+    return _levels(ctx, harmonised, keys)[level]
 
 
 def _weighted(
@@ -527,11 +535,11 @@ def _weighted(
         status=np.where(joined["status"] != "", joined["status"], joined["status_w"].fillna("..")),
     )[[*index, "verdi", "status"]]
     product.loc[product["verdi"].isna() & (product["status"] == ""), "status"] = ".."
-    kommune_product = _kommune_rows(ctx, _as_count(indicator, "vektet"), product)
-    if level == "kommune":
-        numerator = kommune_product
-    else:
-        numerator = _levels_from_kommuner(ctx, kommune_product, keys)[level]
+    harmonised = _harmonise(ctx, _as_count(indicator, "vektet"), product)
+    levels = (
+        {"kommune": harmonised.kommune} if level == "kommune" else _levels(ctx, harmonised, keys)
+    )
+    numerator = levels[level]
     denominator = weight_parts.loc[weight_parts["nivaa"] == level]
     return _ratio(numerator, denominator, keys, 1.0, 0)
 

@@ -245,6 +245,83 @@ class CodeMap:
 STATUS_PRIORITY = {":": 0, "..": 1, "-": 2, ".": 3, "": 4}
 
 
+def sum_with_status(data: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sum ``verdi`` by ``keys``; a group with any missing member is missing, with its symbol.
+
+    The symbol kept is the most telling one (``:`` suppressed before ``..`` not available),
+    because a partial sum would be silently too low and a suppressed cell must never count as
+    zero.
+    """
+    work = data.assign(
+        _missing=data["verdi"].isna(),
+        _prio=data["status"].map(STATUS_PRIORITY).fillna(4),
+    )
+    agg = (
+        work.groupby(keys, observed=True, sort=True)
+        .agg(verdi=("verdi", "sum"), n_missing=("_missing", "sum"), prio=("_prio", "min"))
+        .reset_index()
+    )
+    symbols = {v: k for k, v in STATUS_PRIORITY.items()}
+    incomplete = agg["n_missing"] > 0
+    agg["status"] = np.where(incomplete, agg["prio"].map(symbols), "")
+    agg.loc[incomplete & agg["status"].isin(["", "."]), "status"] = ".."
+    agg.loc[incomplete, "verdi"] = np.nan
+    return agg[[*keys, "verdi", "status"]]
+
+
+def contributions(
+    frame: pd.DataFrame,
+    code_map: CodeMap,
+    *,
+    keys: list[str] | None = None,
+    code_year: int | None = None,
+) -> pd.DataFrame:
+    """Which published value goes to which current kommune.
+
+    Args:
+        frame: Kommune rows with ``kode`` (4-char), ``aar``, ``verdi``, ``status`` and any
+            dimension columns named in ``keys``.
+        code_map: The reform mapping.
+        keys: Extra dimension columns.
+        code_year: When the codes all belong to one structure (SSB's ``K-xxxx`` back-cast
+            codes, valid in that year), map them from that year instead of the row's year.
+
+    Returns:
+        One row per (published value, target): ``kode, maalkode, aar, <keys>, verdi, status,
+        deling`` (``deling``: the value was split between several targets). Cells marked
+        ``.`` (code not in use) are left out, and so are values superseded by a successor
+        code's own value for the same year (SSB's back-cast, e.g. 3025 for 2019 already holds
+        0220 + 0627 + 0628).
+    """
+    keys = keys or []
+    columns = ["kode", "maalkode", "aar", *keys, "verdi", "status", "deling"]
+    data = frame.loc[frame["status"] != "."].copy()
+    if data.empty:
+        return pd.DataFrame(columns=columns)
+    lookup = data[["kode", "aar"]].copy()
+    if code_year is not None:
+        lookup["aar"] = code_year
+    mapping = code_map.mapping(lookup)
+    if code_year is not None:
+        data["_kodeaar"] = code_year
+        merged = data.merge(
+            mapping.rename(columns={"aar": "_kodeaar"}), on=["kode", "_kodeaar"], how="left"
+        )
+    else:
+        merged = data.merge(mapping, on=["kode", "aar"], how="left")
+    group = ["maalkode", "aar", *keys]
+    merged = merged.reset_index(drop=True)
+    merged["_rad"] = merged.index
+    downstream = [
+        (*via, target) if code != target else via
+        for code, target, via in zip(merged["kode"], merged["maalkode"], merged["via"], strict=True)
+    ]
+    exploded = merged[["_rad", *group]].assign(via=downstream).explode("via").dropna()
+    present = merged.loc[merged["status"] == "", ["kode", *group]].rename(columns={"kode": "via"})
+    superseded = exploded.merge(present, on=["via", *group], how="inner")["_rad"].unique()
+    return merged.drop(index=superseded)[columns].reset_index(drop=True)
+
+
 def harmonise_counts(
     frame: pd.DataFrame,
     code_map: CodeMap,
@@ -259,76 +336,82 @@ def harmonise_counts(
             dimension columns named in ``keys``.
         code_map: The reform mapping.
         keys: Extra dimension columns to keep (default none).
-        code_year: When the codes all belong to one structure (SSB's ``K-xxxx`` back-cast
-            codes, valid in that year), map them from that year instead of the row's year.
+        code_year: See :func:`contributions`.
 
     Returns:
         ``kommunenummer, aar, <keys>, verdi, status, harmonisering, n_forgjengere``.
         A target's value is missing (NaN, with the symbol) when any contributing predecessor is
         missing or suppressed, and missing with ``harmonisering="deling"`` when a contributing
-        predecessor was split. Where the target code itself has a value for the year (SSB's own
+        predecessor was split. Where a successor code has its own value for the year (SSB's
         back-cast), that value wins over the sum of predecessors.
     """
     keys = keys or []
-    data = frame.loc[frame["status"] != "."].copy()
-    if data.empty:
-        return pd.DataFrame(
-            columns=["kommunenummer", "aar", *keys, "verdi", "status", "harmonisering"]
-        )
-    lookup = data[["kode", "aar"]].copy()
-    if code_year is not None:
-        lookup["aar"] = code_year
-    mapping = code_map.mapping(lookup)
-    if code_year is not None:
-        data["_kodeaar"] = code_year
-        merged = data.merge(
-            mapping.rename(columns={"aar": "_kodeaar"}), on=["kode", "_kodeaar"], how="left"
-        )
-    else:
-        merged = data.merge(mapping, on=["kode", "aar"], how="left")
-    merged["_selv"] = merged["kode"] == merged["maalkode"]
-    group = ["maalkode", "aar", *keys]
-
-    # A value published for a successor code (SSB's own back-cast, e.g. 3025 for 2019)
-    # already contains its predecessors: adding them again would double count.
-    merged = merged.reset_index(drop=True)
-    merged["_rad"] = merged.index
-    downstream = [
-        (*via, target) if code != target else via
-        for code, target, via in zip(merged["kode"], merged["maalkode"], merged["via"], strict=True)
-    ]
-    exploded = merged[["_rad", *group]].assign(via=downstream).explode("via").dropna()
-    present = merged.loc[merged["status"] == "", ["kode", *group]].rename(columns={"kode": "via"})
-    superseded = exploded.merge(present, on=["via", *group], how="inner")["_rad"].unique()
-    merged = merged.drop(index=superseded)
-
-    merged["_missing"] = merged["verdi"].isna()
-    merged["_prio"] = merged["status"].map(STATUS_PRIORITY).fillna(4)
-    merged["_omkodet"] = ~merged["_selv"]
-    agg = merged.groupby(group, sort=True, observed=True, dropna=False).agg(
-        verdi=("verdi", "sum"),
-        n_missing=("_missing", "sum"),
-        deling=("deling", "any"),
-        prio=("_prio", "min"),
-        n=("kode", "nunique"),
-        omkodet=("_omkodet", "any"),
+    return harmonise_contributions(
+        contributions(frame, code_map, keys=keys, code_year=code_year), keys
     )
-    agg = agg.reset_index()
-    symbols = {v: k for k, v in STATUS_PRIORITY.items()}
-    incomplete = agg["n_missing"] > 0
-    agg["status"] = np.where(incomplete, agg["prio"].map(symbols), "")
-    agg.loc[incomplete & (agg["status"] == ""), "status"] = ".."
-    agg.loc[incomplete, "verdi"] = np.nan
+
+
+def harmonise_contributions(contrib: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Aggregate :func:`contributions` by target kommune (see :func:`harmonise_counts`)."""
+    columns = ["kommunenummer", "aar", *keys, "verdi", "status", "harmonisering", "n_forgjengere"]
+    if contrib.empty:
+        return pd.DataFrame(columns=columns)
+    group = ["maalkode", "aar", *keys]
+    summed = sum_with_status(contrib, group)
+    flags = (
+        contrib.assign(_omkodet=contrib["kode"] != contrib["maalkode"])
+        .groupby(group, observed=True, sort=True)
+        .agg(deling=("deling", "any"), n=("kode", "nunique"), omkodet=("_omkodet", "any"))
+        .reset_index()
+    )
+    agg = summed.merge(flags, on=group, how="left")
     agg["harmonisering"] = np.select(
         [agg["deling"], agg["n"] > 1, agg["omkodet"]],
         ["deling", "sammenslaatt", "omkodet"],
         default="",
     )
-    split = agg["deling"]
+    split = agg["deling"].astype(bool)
     agg.loc[split, "verdi"] = np.nan
     agg.loc[split, "status"] = ".."
     agg = agg.rename(columns={"maalkode": "kommunenummer", "n": "n_forgjengere"})
-    return agg[["kommunenummer", "aar", *keys, "verdi", "status", "harmonisering", "n_forgjengere"]]
+    return agg[columns]
+
+
+def sum_contributions_over_regions(
+    contrib: pd.DataFrame,
+    membership: pd.Series | None,
+    *,
+    keys: list[str] | None = None,
+) -> pd.DataFrame:
+    """Sum published kommune values into regions (fylke, KOSTRA group, landet).
+
+    Summing the published values (not the harmonised kommuner) keeps a value that was split
+    between kommuner of the same region, which the kommune level must leave out.
+
+    Args:
+        contrib: Output of :func:`contributions`.
+        membership: Current kommunenummer → region code; ``None`` for landet (every value
+            counts, whatever became of its kommune).
+        keys: Extra dimension columns.
+
+    Returns:
+        ``region, aar, <keys>, verdi, status``; missing when any member is missing or
+        suppressed, or when a value was split between kommuner in different regions.
+    """
+    keys = keys or []
+    if contrib.empty:
+        return pd.DataFrame(columns=["region", "aar", *keys, "verdi", "status"])
+    if membership is None:
+        data = contrib.assign(region="0")
+    else:
+        data = contrib.assign(region=contrib["maalkode"].map(membership))
+        data = data.loc[data["region"].notna()]
+    source = ["kode", "aar", *keys]
+    data = data.drop_duplicates([*source, "region"])
+    spread = data.groupby(source, observed=True)["region"].transform("nunique") > 1
+    data.loc[spread, "verdi"] = np.nan
+    data.loc[spread, "status"] = ".."
+    return sum_with_status(data, ["region", "aar", *keys])
 
 
 def sum_over_regions(
@@ -348,19 +431,7 @@ def sum_over_regions(
     keys = keys or []
     data = frame.assign(region=frame["kommunenummer"].map(membership))
     data = data.loc[data["region"].notna()]
-    data["_missing"] = data["verdi"].isna()
-    data["_prio"] = data["status"].map(STATUS_PRIORITY).fillna(4)
-    agg = (
-        data.groupby(["region", "aar", *keys], observed=True)
-        .agg(verdi=("verdi", "sum"), n_missing=("_missing", "sum"), prio=("_prio", "min"))
-        .reset_index()
-    )
-    symbols = {v: k for k, v in STATUS_PRIORITY.items()}
-    incomplete = agg["n_missing"] > 0
-    agg["status"] = np.where(incomplete, agg["prio"].map(symbols), "")
-    agg.loc[incomplete & agg["status"].isin(["", "."]), "status"] = ".."
-    agg.loc[incomplete, "verdi"] = np.nan
-    return agg[["region", "aar", *keys, "verdi", "status"]]
+    return sum_with_status(data, ["region", "aar", *keys])
 
 
 def slug(name: str) -> str:

@@ -197,6 +197,8 @@ def comparison(
         if part.empty:
             continue
         label = str(part["regionnavn"].iloc[0])
+        if label in labels:  # Oslo is both a kommune and a fylke
+            label = f"{label} ({level})"
         labels.append(label)
         parts.append(part.assign(sammenligning=label))
     if not parts:

@@ -1,0 +1,1150 @@
+"""Figures and tables for the reports: plotly house style, captions, CSV links, synthetic notice.
+
+The output convention (shared with the site builder): every figure is displayed through
+:func:`show_figure` as ONE ``display_data`` output whose mimebundle carries the plotly JSON
+(``application/vnd.plotly.v1+json``, for JupyterLab), a self-contained ``text/html`` fragment that
+draws it with the page's global ``Plotly`` (no plotly.js inlined), and ``text/plain``; tables go
+through :func:`show_table`. Both mark synthetic data visibly and link the data as CSV.
+
+The chart builders (:func:`lines`, :func:`level`, :func:`index_chart`, ...) are pure: they take
+processed rows (see docs/data-model.md) and return a :class:`Chart` that :func:`show` displays
+together with its generated one-sentence finding. Missing and suppressed values are gaps (None),
+shaded and listed, never zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import math
+import re
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from boso import indicators, text
+
+SYNTHETIC_NOTICE = "Syntetiske demotall – ikke offisiell statistikk"
+SYNTHETIC_ANNOTATION = "Syntetiske demotall"
+
+# Okabe–Ito colours (colour-blind safe); the kommune is always the strong blue.
+LEVEL_COLORS = {
+    "kommune": "#0072B2",
+    "kostragruppe": "#E69F00",
+    "fylke": "#009E73",
+    "landet": "#555555",
+}
+SERIES_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#555555"]
+LEVEL_DASH = {"kommune": "solid", "kostragruppe": "dash", "fylke": "dot", "landet": "dashdot"}
+DEFAULT_HEIGHT = 420
+CSV_COLUMNS = [
+    "indikator",
+    "sammenligning",
+    "nivaa",
+    "region",
+    "aar",
+    "boligtype",
+    "boligtype_navn",
+    "verdi",
+    "status",
+    "enhet",
+    "kilde",
+    "kilde_oppdatert",
+    "hentet",
+    "syntetisk",
+    "harmonisering",
+    "merknad",
+]
+
+_counter = itertools.count(1)
+
+
+# ------------------------------------------------------------------------------ catalog lookup
+@dataclass(frozen=True)
+class Meta:
+    """What a chart needs to know about an indicator."""
+
+    label: str
+    unit: str
+    kind: str
+
+
+def indicator_meta(indicator: str, df: pd.DataFrame | None = None) -> Meta:
+    """Label, unit and kind of an indicator from the catalog (falls back to the rows/the id)."""
+    unit = ""
+    if df is not None and "enhet" in df.columns and not df["enhet"].dropna().empty:
+        unit = str(df["enhet"].dropna().iloc[0])
+    try:
+        from boso.catalog import load_catalog
+
+        entry = load_catalog()[indicator]
+        return Meta(str(entry.label), unit or str(entry.unit), str(entry.kind))
+    except Exception:  # noqa: BLE001 - a missing catalog must not break a figure
+        label = indicator.replace("_", " ").capitalize()
+        kind = "rate" if unit and ("per" in unit or unit == "prosent") else "count"
+        return Meta(label, unit, kind)
+
+
+def _indicator_of(df: pd.DataFrame) -> str:
+    if "indikator" in df.columns and not df["indikator"].dropna().empty:
+        return str(df["indikator"].dropna().iloc[0])
+    return ""
+
+
+# --------------------------------------------------------------------------------- captions
+def source_text(kilde: str) -> str:
+    """``"SSB 12008"`` → ``"SSB, tabell 12008"``; other sources pass through."""
+    match = re.fullmatch(r"SSB\s+(\S+)", kilde.strip())
+    if match:
+        table = match.group(1)
+        suffix = " (tabell-ID ikke verifisert)" if not table.isdigit() else ""
+        return f"SSB, tabell {table}{suffix}"
+    return kilde
+
+
+def make_caption(
+    sources: Sequence[tuple[str, str]],
+    retrieved: str = "",
+    updated: str = "",
+    notes: Iterable[str] = (),
+) -> str:
+    """Caption naming source tables, retrieval and update dates, plus notes.
+
+    Args:
+        sources: ``(kilde, label)`` pairs, e.g. ``("SSB 12008", "Kommunalt disponerte boliger")``.
+        retrieved: Date boso fetched the data (``hentet``).
+        updated: The source's own update date (``kilde_oppdatert``).
+        notes: Further sentences (missing values, harmonisation).
+
+    Returns:
+        E.g. "Kilde: SSB, tabell 12008 (Kommunalt disponerte boliger). Hentet 2026-11-22."
+    """
+    grouped: dict[str, list[str]] = {}
+    for kilde, label in sources:
+        labels = grouped.setdefault(source_text(kilde), [])
+        if label and label not in labels:
+            labels.append(label)
+    parts = [f"{src} ({', '.join(labels)})" if labels else src for src, labels in grouped.items()]
+    caption = f"Kilde: {text.join_list(parts)}." if parts else ""
+    if retrieved:
+        caption += f" Hentet {retrieved}."
+    if updated:
+        caption += f" Sist oppdatert hos kilden {updated}."
+    for note in notes:
+        if note:
+            caption += f" {note}"
+    return caption.strip()
+
+
+# ----------------------------------------------------------------------------- display objects
+def _slug(value: str) -> str:
+    value = value.lower()
+    for a, b in (("æ", "ae"), ("ø", "o"), ("å", "a")):
+        value = value.replace(a, b)
+    return re.sub(r"[^a-z0-9]+", "-", value).strip("-") or "data"
+
+
+def _csv_href(data: pd.DataFrame | None) -> str:
+    if data is None:
+        return ""
+    frame = data[[c for c in CSV_COLUMNS if c in data.columns]] if _is_processed(data) else data
+    csv = frame.to_csv(index=False)
+    return "data:text/csv;charset=utf-8," + urllib.parse.quote(csv)
+
+
+def _is_processed(df: pd.DataFrame) -> bool:
+    return "verdi" in df.columns and "aar" in df.columns
+
+
+def _script_json(obj: Any) -> str:
+    # "</script>" inside a string would end the script element early.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _figure_dict(fig: go.Figure | dict) -> dict:
+    if isinstance(fig, dict):
+        return fig
+    return json.loads(fig.to_json())
+
+
+def add_synthetic_annotation(fig: go.Figure) -> None:
+    """Put a visible "Syntetiske demotall" mark inside the plot (once)."""
+    existing = [a.text for a in (fig.layout.annotations or ())]
+    if SYNTHETIC_ANNOTATION in existing:
+        return
+    fig.add_annotation(
+        text=SYNTHETIC_ANNOTATION,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"size": 28, "color": "rgba(200,0,0,0.25)"},
+        textangle=-20,
+    )
+
+
+class FigureOutput:
+    """One figure as a Jupyter mimebundle (plotly JSON + HTML fragment + plain text)."""
+
+    def __init__(
+        self,
+        fig: go.Figure | dict,
+        data: pd.DataFrame | None = None,
+        caption: str = "",
+        sources: Sequence[str] = (),
+        retrieved: str = "",
+        synthetic: bool = False,
+        title: str | None = None,
+    ) -> None:
+        if synthetic and isinstance(fig, go.Figure):
+            add_synthetic_annotation(fig)
+        self.figure = _figure_dict(fig)
+        self.data = data
+        self.caption = caption
+        self.sources = list(sources)
+        self.retrieved = retrieved
+        self.synthetic = bool(synthetic)
+        layout_title = (self.figure.get("layout", {}).get("title") or {}).get("text", "")
+        self.title = title or re.sub(r"<[^>]+>", " ", layout_title).strip() or "Figur"
+
+    def _html(self) -> str:
+        payload = _script_json(
+            {
+                "data": self.figure.get("data", []),
+                "layout": self.figure.get("layout", {}),
+                "config": {"responsive": True, "displaylogo": False},
+            }
+        )
+        digest = hashlib.sha1(payload.encode()).hexdigest()[:10]
+        div_id = f"fig-{digest}-{next(_counter)}"
+        height = int(self.figure.get("layout", {}).get("height") or DEFAULT_HEIGHT)
+        parts = [f'<figure class="boso-figure" data-synthetic="{str(self.synthetic).lower()}">']
+        if self.synthetic:
+            parts.append(f'<p class="boso-synthetic">{SYNTHETIC_NOTICE}</p>')
+        parts.append(
+            f'<div class="plotly-graph-div boso-plot" id="{div_id}" '
+            f'style="height:{height}px"></div>'
+        )
+        parts.append(
+            "<script>(function(){"
+            f'var el=document.getElementById("{div_id}");var f={payload};'
+            "function draw(){if(window.Plotly){Plotly.newPlot(el,f.data,f.layout,f.config);"
+            "return true}return false}"
+            'if(!draw()){window.addEventListener("load",draw)}'
+            "})();</script>"
+        )
+        parts.append(_caption_html(self.caption, self.data, self.title))
+        parts.append("</figure>")
+        return "".join(parts)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001 - IPython protocol
+        bundle = {
+            "application/vnd.plotly.v1+json": self.figure,
+            "text/html": self._html(),
+            "text/plain": f"Figur: {self.title}" + (" (syntetiske demotall)" * self.synthetic),
+        }
+        meta = {
+            "boso": {
+                "kind": "figure",
+                "synthetic": self.synthetic,
+                "sources": self.sources,
+                "title": self.title,
+            }
+        }
+        return bundle, meta
+
+
+def _caption_html(caption: str, data: pd.DataFrame | None, title: str) -> str:
+    out = f'<figcaption class="boso-caption">{html.escape(caption)}</figcaption>'
+    href = _csv_href(data)
+    if href:
+        out += (
+            f'<a class="boso-csv" download="{_slug(title)}.csv" '
+            f'href="{html.escape(href, quote=True)}">Last ned data (CSV)</a>'
+        )
+    return out
+
+
+class TableOutput:
+    """A table as a Jupyter mimebundle (HTML with caption, CSV link and synthetic notice)."""
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        caption: str = "",
+        sources: Sequence[str] = (),
+        synthetic: bool = False,
+        title: str = "Tabell",
+        retrieved: str = "",
+    ) -> None:
+        self.df = df
+        self.caption = caption
+        self.sources = list(sources)
+        self.synthetic = bool(synthetic)
+        self.title = title
+        self.retrieved = retrieved
+
+    def _html(self) -> str:
+        shown = self.df.map(_cell) if not self.df.empty else self.df
+        table = shown.to_html(index=False, escape=True, classes="boso-data", border=0, na_rep="–")
+        parts = [f'<div class="boso-table" data-synthetic="{str(self.synthetic).lower()}">']
+        if self.synthetic:
+            parts.append(f'<p class="boso-synthetic">{SYNTHETIC_NOTICE}</p>')
+        if self.title:
+            parts.append(f'<p class="boso-table-title">{html.escape(self.title)}</p>')
+        parts.append(table)
+        cap = _caption_html(self.caption, self.df, self.title)
+        parts.append(cap.replace("<figcaption", "<p").replace("</figcaption>", "</p>"))
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001 - IPython protocol
+        bundle = {
+            "text/html": self._html(),
+            "text/plain": f"Tabell: {self.title}\n{self.df.to_string(index=False)}",
+        }
+        meta = {
+            "boso": {
+                "kind": "table",
+                "synthetic": self.synthetic,
+                "sources": self.sources,
+                "title": self.title,
+            }
+        }
+        return bundle, meta
+
+
+def _cell(value: Any) -> Any:
+    # Format numbers Norwegian style in the HTML; the CSV keeps machine-readable values.
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if 1800 <= value <= 2100 else text.fmt_number(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        if value.is_integer() and 1800 <= value <= 2100:
+            return str(int(value))
+        return text.fmt_value(value)
+    return value
+
+
+class TextOutput:
+    """A generated finding sentence (markdown + HTML + plain text)."""
+
+    def __init__(self, sentence: str) -> None:
+        self.sentence = sentence
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001 - IPython protocol
+        return (
+            {
+                "text/html": f'<p class="boso-finding">{html.escape(self.sentence)}</p>',
+                "text/markdown": self.sentence,
+                "text/plain": self.sentence,
+            },
+            {"boso": {"kind": "finding"}},
+        )
+
+
+def _display(obj: Any) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:  # outside Jupyter: plain text is still useful
+        print(obj._repr_mimebundle_()[0]["text/plain"])
+        return
+    display(obj)
+
+
+def show_figure(
+    fig: go.Figure | dict,
+    data: pd.DataFrame | None = None,
+    caption: str = "",
+    sources: Sequence[str] = (),
+    retrieved: str = "",
+    synthetic: bool = False,
+    title: str | None = None,
+) -> None:
+    """Display one figure as a single ``display_data`` output (see module docstring).
+
+    Args:
+        fig: The plotly figure (or its dict form).
+        data: Rows behind the figure, offered as CSV next to it.
+        caption: Source tables and retrieval date, in bokmål.
+        sources: Source ids (``kilde`` values) for the output metadata.
+        retrieved: Retrieval date (kept in the caption; accepted for the convention).
+        synthetic: True when any row used is synthetic: adds notice and in-plot annotation.
+        title: Title for metadata and CSV file name (default: the layout title).
+    """
+    _display(FigureOutput(fig, data, caption, sources, retrieved, synthetic, title))
+
+
+def show_table(
+    df: pd.DataFrame,
+    caption: str = "",
+    sources: Sequence[str] = (),
+    synthetic: bool = False,
+    title: str = "Tabell",
+    retrieved: str = "",
+) -> None:
+    """Display a table with caption, CSV link and (when synthetic) the synthetic notice."""
+    _display(TableOutput(df, caption, sources, synthetic, title, retrieved))
+
+
+def show_text(sentence: str) -> None:
+    """Display a generated finding sentence."""
+    if sentence:
+        _display(TextOutput(sentence))
+
+
+# ------------------------------------------------------------------------------------ charts
+@dataclass
+class Chart:
+    """A built figure with everything :func:`show` needs."""
+
+    fig: go.Figure
+    data: pd.DataFrame
+    title: str
+    caption: str = ""
+    sources: list[str] = field(default_factory=list)
+    retrieved: str = ""
+    synthetic: bool = False
+    finding: str = ""
+    empty: bool = False
+
+    def y_values(self) -> list[list[Any]]:
+        """The y arrays of the figure's traces (for tests and checks)."""
+        return [list(t.y) if t.y is not None else [] for t in self.fig.data]
+
+
+@dataclass
+class Table:
+    """A built table with provenance."""
+
+    df: pd.DataFrame
+    title: str
+    caption: str = ""
+    sources: list[str] = field(default_factory=list)
+    synthetic: bool = False
+    finding: str = ""
+
+
+def show(*items: Chart | Table | Sequence[Chart | Table] | None) -> None:
+    """Display charts/tables with their findings; an empty chart becomes a short notice."""
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, list | tuple):
+            show(*item)
+            continue
+        if isinstance(item, Table):
+            show_text(item.finding)
+            show_table(item.df, item.caption, item.sources, item.synthetic, item.title)
+            continue
+        if item.empty:
+            show_text(item.finding or f"Ingen tall å vise for «{item.title}».")
+            continue
+        show_text(item.finding)
+        show_figure(
+            item.fig,
+            data=item.data,
+            caption=item.caption,
+            sources=item.sources,
+            retrieved=item.retrieved,
+            synthetic=item.synthetic,
+            title=item.title,
+        )
+
+
+def base_layout(title: str, ytitle: str = "", xtitle: str = "År", **extra: Any) -> dict:
+    """House style: white, Norwegian number separators, legend below, title left."""
+    layout = {
+        "template": "none",
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 16}},
+        "separators": ", ",
+        "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 13},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "height": DEFAULT_HEIGHT,
+        "margin": {"l": 70, "r": 20, "t": 60, "b": 90},
+        "xaxis": {
+            "title": {"text": xtitle},
+            "tickformat": "d",
+            "showgrid": False,
+            "linecolor": "#888",
+            "ticks": "outside",
+        },
+        "yaxis": {
+            "title": {"text": ytitle},
+            "gridcolor": "#e6e6e6",
+            "zeroline": False,
+            "rangemode": "tozero",
+            "separatethousands": True,
+        },
+        "legend": {"orientation": "h", "y": -0.2, "x": 0},
+        "hovermode": "x unified",
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(layout.get(key), dict):
+            layout[key] = {**layout[key], **value}
+        else:
+            layout[key] = value
+    return layout
+
+
+def _yformat(values: Iterable[float]) -> str:
+    finite = [abs(v) for v in values if v is not None and not math.isnan(v)]
+    top = max(finite, default=0)
+    return ",.0f" if top >= 100 else ",.1f" if top >= 1 else ",.2f"
+
+
+def _none(values: Iterable[Any]) -> list[Any]:
+    # plotly draws None as a gap; NaN would serialise as null too, but be explicit.
+    return [
+        None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values
+    ]
+
+
+def _status_text(status: Iterable[Any]) -> list[str]:
+    return [text.STATUS_LABELS.get(str(s or ""), str(s)) if s else "" for s in status]
+
+
+def _line_trace(
+    part: pd.DataFrame, name: str, level: str, value: str = "verdi", fmt: str = ",.1f"
+) -> go.Scatter:
+    part = part.sort_values("aar")
+    statuses = part["status"].fillna("") if "status" in part else pd.Series([""] * len(part))
+    notes = [
+        text.STATUS_LABELS.get(str(s), str(s)) if pd.isna(v) else ""
+        for v, s in zip(part[value], statuses, strict=True)
+    ]
+    return go.Scatter(
+        x=[int(a) for a in part["aar"]],
+        y=_none(part[value]),
+        name=name,
+        mode="lines+markers",
+        connectgaps=False,
+        line={
+            "color": LEVEL_COLORS.get(level, "#333"),
+            "width": 3 if level == "kommune" else 2,
+            "dash": LEVEL_DASH.get(level, "solid"),
+        },
+        marker={"size": 6 if level == "kommune" else 4},
+        customdata=notes,
+        hovertemplate=f"{name}: %{{y:{fmt}}}<extra></extra>",
+    )
+
+
+def _shade_gaps(fig: go.Figure, kommune_rows: pd.DataFrame, value: str = "verdi") -> list[str]:
+    """Shade years where the kommune's value is missing/suppressed; return note sentences."""
+    gaps = kommune_rows.loc[kommune_rows[value].isna()]
+    if gaps.empty:
+        return []
+    # One shaded band per run of consecutive years with the same symbol, labelled once.
+    runs: list[list[Any]] = []
+    for row in gaps.sort_values("aar").itertuples(index=False):
+        status = str(getattr(row, "status", "") or "")
+        year = int(row.aar)
+        if runs and runs[-1][1] == year - 1 and runs[-1][2] == status:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year, status])
+    for start, end, status in runs:
+        label = text.STATUS_LABELS.get(status, "mangler")
+        fig.add_vrect(
+            x0=start - 0.45,
+            x1=end + 0.45,
+            fillcolor="#999",
+            opacity=0.15,
+            line_width=0,
+            annotation_text=label.split(" ")[0],
+            annotation_position="top",
+            annotation_font_size=10,
+        )
+    by_status: dict[str, list[int]] = {}
+    for row in gaps.itertuples(index=False):
+        by_status.setdefault(str(getattr(row, "status", "") or ".."), []).append(int(row.aar))
+    name = indicators.kommune_name(kommune_rows) if "nivaa" in kommune_rows else ""
+    return [text.missing_note(by_status, name)]
+
+
+def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] = ()):
+    prov = indicators.provenance(df)
+    pairs = [(k, label) for k in prov.sources]
+    harmonised = ""
+    if "harmonisering" in df.columns and "nivaa" in df.columns:
+        kinds = set(df.loc[df["nivaa"] == "kommune", "harmonisering"].dropna().astype(str))
+        if kinds & {"sammenslaatt", "ssb_agg"}:
+            harmonised = "Tall før kommunesammenslåingen er regnet om til dagens kommunegrenser."
+        if "ikke_beregnbar" in kinds:
+            harmonised += (
+                " År før kommunesammenslåingen kan ikke regnes om for denne indikatoren"
+                " og vises som manglende."
+            )
+        if "deling" in kinds:
+            harmonised += " År før en kommunedeling kan ikke regnes om og vises som manglende."
+    remarks: list[str] = []
+    if "merknad" in df.columns:
+        for note in df["merknad"].dropna().astype(str):
+            note = note.strip()
+            if note and note not in remarks:
+                remarks.append(note if note.endswith(".") else note + ".")
+    notes = [*extra_notes, harmonised, *remarks[:3]]
+    caption = make_caption(pairs, prov.retrieved, prov.updated, notes)
+    return prov, caption
+
+
+def _empty_chart(title: str, df: pd.DataFrame, message: str) -> Chart:
+    return Chart(fig=go.Figure(), data=df, title=title, finding=message, empty=True)
+
+
+def _has_values(df: pd.DataFrame) -> bool:
+    # A chart is about the kommune: peers alone do not make it worth drawing.
+    if "nivaa" in df.columns and (df["nivaa"] == "kommune").any():
+        df = df.loc[df["nivaa"] == "kommune"]
+    return not df.empty and bool(df["verdi"].notna().any())
+
+
+def _comparison_finding(df: pd.DataFrame, meta: Meta) -> str:
+    year, values = indicators.latest(df)
+    if year is None:
+        return ""
+    names = list(values)
+    place = names[0]
+    return text.level_sentence(
+        meta.label, place, year, values[place], meta.unit, {n: values[n] for n in names[1:]}
+    )
+
+
+def lines(
+    df: pd.DataFrame,
+    title: str | None = None,
+    ytitle: str | None = None,
+    finding: str | None = None,
+    value: str = "verdi",
+) -> Chart:
+    """Line chart of an indicator for the kommune and its comparison regions.
+
+    Args:
+        df: Comparison rows (``sammenligning``, ``nivaa``, ``aar``, ``verdi``, ``status``, ...).
+        title: Chart title (default: the indicator's label).
+        ytitle: Y axis title (default: the unit).
+        finding: Sentence to show above the chart (default: latest level vs the others).
+        value: Column to plot (``verdi``, or ``indeks`` for index charts).
+
+    Returns:
+        A :class:`Chart`; empty (with a notice) when the kommune has no values at all.
+    """
+    df = indicators.prepare(df)
+    meta = indicator_meta(_indicator_of(df), df)
+    title = title or meta.label
+    if not _has_values(df):
+        return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+    fig = go.Figure()
+    fmt = _yformat(df[value])
+    empty_regions = []
+    for region in indicators.region_order(df):
+        part = df.loc[df["sammenligning"] == region]
+        level = str(part["nivaa"].iloc[0]) if "nivaa" in part else "kommune"
+        if level != "kommune" and part[value].isna().all():
+            empty_regions.append(region)  # a legend entry without a line only confuses
+            continue
+        fig.add_trace(_line_trace(part, region, level, value, fmt))
+    fig.update_layout(base_layout(title, ytitle if ytitle is not None else meta.unit))
+    notes = _shade_gaps(fig, df.loc[df["nivaa"] == "kommune"], value) if "nivaa" in df else []
+    if empty_regions:
+        notes.append(f"Ingen tall for {text.join_list(empty_regions)} i perioden.")
+    prov, caption = _provenance_parts(df, meta.label, notes)
+    return Chart(
+        fig=fig,
+        data=df,
+        title=title,
+        caption=caption,
+        sources=prov.sources,
+        retrieved=prov.retrieved,
+        synthetic=prov.synthetic,
+        finding=_comparison_finding(df, meta) if finding is None else finding,
+    )
+
+
+def _growth_finding(df: pd.DataFrame, subject: str) -> str:
+    table = indicators.growth_table(df)
+    if not table:
+        return ""
+    first, *others = table
+    meta = indicator_meta(_indicator_of(df), df)
+    return text.growth_sentence(
+        subject,
+        first.region,
+        first.first_year,
+        first.first_value,
+        first.last_year,
+        first.last_value,
+        first.percent_per_year,
+        {g.region: g.percent_per_year for g in others},
+        meta.unit,
+    )
+
+
+def level(df: pd.DataFrame, title: str | None = None, subject: str | None = None) -> Chart:
+    """The kommune's own level over time (for counts), with growth compared in the finding.
+
+    Args:
+        df: Comparison rows; only the kommune is drawn (levels of regions differ in scale),
+            the others feed the growth comparison in the sentence.
+        title: Chart title.
+        subject: Sentence subject, e.g. "Befolkningen" (default: the indicator's label).
+    """
+    df = indicators.prepare(df)
+    kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df else df
+    chart = lines(kommune, title=title, finding="")
+    if not chart.empty:
+        meta = indicator_meta(_indicator_of(df), df)
+        chart.finding = _growth_finding(df, subject or meta.label)
+        chart.fig.update_layout(showlegend=False)
+    return chart
+
+
+def index_chart(df: pd.DataFrame, title: str | None = None, subject: str | None = None) -> Chart:
+    """Index (first common year = 100) for the kommune and its comparison regions.
+
+    Shows relative development when levels are not comparable (counts of different scale).
+    """
+    df = indicators.prepare(df)
+    indexed = indicators.index_series(df)
+    base = indexed.attrs.get("basisaar")
+    meta = indicator_meta(_indicator_of(df), df)
+    title = title or f"{meta.label}, indeks ({base} = 100)"
+    chart = lines(indexed, title=title, ytitle=f"Indeks, {base} = 100", finding="", value="indeks")
+    if not chart.empty:
+        chart.fig.update_layout(yaxis={"rangemode": "normal"})
+        chart.finding = _growth_finding(df, subject or meta.label)
+    return chart
+
+
+def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = None) -> Chart:
+    """Horizontal bars: the latest year's value for the kommune and each comparison region."""
+    df = indicators.prepare(df)
+    meta = indicator_meta(_indicator_of(df), df)
+    year, values = indicators.latest(df, year)
+    title = title or f"{meta.label}, {year}"
+    if year is None:
+        return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+    rows = df.loc[df["aar"] == year]
+    order = [r for r in indicators.region_order(df) if r in values]
+    levels = {r: str(rows.loc[rows["sammenligning"] == r, "nivaa"].iloc[0]) for r in order}
+    fmt = _yformat(values.values())
+    fig = go.Figure(
+        go.Bar(
+            y=order[::-1],
+            x=_none(values[r] for r in order[::-1]),
+            orientation="h",
+            marker={"color": [LEVEL_COLORS.get(levels[r], "#333") for r in order[::-1]]},
+            text=[text.fmt_value(values[r], meta.unit) for r in order[::-1]],
+            textposition="auto",
+            hovertemplate=f"%{{y}}: %{{x:{fmt}}}<extra></extra>",
+            name=str(year),
+        )
+    )
+    fig.update_layout(
+        base_layout(title, "", xtitle=meta.unit, height=300, hovermode="closest"),
+        xaxis={"tickformat": "", "showgrid": True, "gridcolor": "#e6e6e6"},
+        yaxis={"rangemode": "normal", "automargin": True},
+        showlegend=False,
+    )
+    missing = [r for r in order if math.isnan(values[r])]
+    notes = [f"Mangler for {text.join_list(missing)} i {year}."] if missing else []
+    prov, caption = _provenance_parts(rows, meta.label, notes)
+    return Chart(
+        fig=fig,
+        data=rows,
+        title=title,
+        caption=caption,
+        sources=prov.sources,
+        retrieved=prov.retrieved,
+        synthetic=prov.synthetic,
+        finding=_comparison_finding(df, meta),
+    )
+
+
+def series_bars(
+    frames: dict[str, pd.DataFrame],
+    title: str,
+    ytitle: str = "",
+    finding: str | None = None,
+) -> Chart:
+    """Grouped bars per year for several kommune series (e.g. anmodet / vedtatt / bosatt).
+
+    Args:
+        frames: Legend label → the kommune's rows for one indicator.
+        title: Chart title.
+        ytitle: Y axis title.
+        finding: Sentence (default: the latest year's values of each series).
+    """
+    used = {k: indicators.prepare(v) for k, v in frames.items() if v is not None and not v.empty}
+    data = pd.concat(used.values(), ignore_index=True) if used else pd.DataFrame()
+    if data.empty or not data["verdi"].notna().any():
+        return _empty_chart(title, data, f"Det finnes ingen tall for «{title}» i kommunen.")
+    fig = go.Figure()
+    fmt = _yformat(data["verdi"])
+    latest_year = int(data.loc[data["verdi"].notna(), "aar"].max())
+    parts = []
+    notes = []
+    for color, (label, df) in zip(SERIES_COLORS, used.items(), strict=False):
+        df = df.sort_values("aar")
+        fig.add_trace(
+            go.Bar(
+                x=[int(a) for a in df["aar"]],
+                y=_none(df["verdi"]),
+                name=label,
+                marker={"color": color},
+                customdata=_status_text(df["status"]) if "status" in df else None,
+                hovertemplate=f"{label}: %{{y:{fmt}}}<extra></extra>",
+            )
+        )
+        row = df.loc[df["aar"] == latest_year, "verdi"]
+        if not row.empty and not math.isnan(row.iloc[0]):
+            parts.append(f"{text.lower_first(label)} {text.fmt_value(row.iloc[0])}")
+        missing = df.loc[df["verdi"].isna()]
+        if not missing.empty:
+            by_status: dict[str, list[int]] = {}
+            for r in missing.itertuples(index=False):
+                by_status.setdefault(str(getattr(r, "status", "") or ".."), []).append(int(r.aar))
+            notes.append(text.missing_note(by_status, label))
+    fig.update_layout(base_layout(title, ytitle), barmode="group")
+    place = indicators.kommune_name(data) if "nivaa" in data else ""
+    labels = [indicator_meta(_indicator_of(df), df).label for df in used.values()]
+    prov = indicators.provenance(data)
+    caption = make_caption(
+        [(k, text.join_list(labels)) for k in prov.sources], prov.retrieved, prov.updated, notes
+    )
+    if finding is None:
+        finding = f"{place} i {latest_year}: {text.join_list(parts)}." if parts else ""
+    return Chart(
+        fig=fig,
+        data=data,
+        title=title,
+        caption=caption,
+        sources=prov.sources,
+        retrieved=prov.retrieved,
+        synthetic=prov.synthetic,
+        finding=finding,
+    )
+
+
+def dimension_lines(
+    df: pd.DataFrame, dim: str = "boligtype_navn", title: str | None = None, bars: bool = False
+) -> Chart:
+    """The kommune's series split by a dimension (one line, or stacked bar, per boligtype)."""
+    df = indicators.prepare(df)
+    meta = indicator_meta(_indicator_of(df), df)
+    kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df else df
+    title = title or f"{meta.label}"
+    if not _has_values(kommune):
+        return _empty_chart(title, kommune, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+    fig = go.Figure()
+    fmt = _yformat(kommune["verdi"])
+    parts = []
+    notes = []
+    place = indicators.kommune_name(kommune) if "nivaa" in kommune else ""
+    for color, (name, part) in zip(SERIES_COLORS, kommune.groupby(dim, sort=True), strict=False):
+        part = part.sort_values("aar")
+        common = {
+            "x": [int(a) for a in part["aar"]],
+            "y": _none(part["verdi"]),
+            "name": str(name),
+            "hovertemplate": f"{name}: %{{y:{fmt}}}<extra></extra>",
+        }
+        if bars:
+            fig.add_trace(go.Bar(marker={"color": color}, **common))
+        else:
+            fig.add_trace(
+                go.Scatter(
+                    mode="lines+markers",
+                    connectgaps=False,
+                    line={"color": color, "width": 2.5},
+                    **common,
+                )
+            )
+        valid = part.dropna(subset=["verdi"])
+        if not valid.empty:
+            last = valid.iloc[-1]
+            parts.append(
+                f"{str(name).lower()} {text.fmt_value(last['verdi'])} ({int(last['aar'])})"
+            )
+        missing = part.loc[part["verdi"].isna()]
+        if not missing.empty:
+            by_status: dict[str, list[int]] = {}
+            for r in missing.itertuples(index=False):
+                by_status.setdefault(str(getattr(r, "status", "") or ".."), []).append(int(r.aar))
+            notes.append(text.missing_note(by_status, str(name)))
+    fig.update_layout(base_layout(title, meta.unit), barmode="stack" if bars else None)
+    prov, caption = _provenance_parts(kommune, meta.label, notes)
+    finding = (
+        f"{meta.label} i {place}, siste år med tall: {text.join_list(parts)}." if parts else ""
+    )
+    return Chart(
+        fig=fig,
+        data=kommune,
+        title=title,
+        caption=caption,
+        sources=prov.sources,
+        retrieved=prov.retrieved,
+        synthetic=prov.synthetic,
+        finding=finding,
+    )
+
+
+def by_dimension(df: pd.DataFrame, dim: str = "boligtype_navn") -> list[Chart]:
+    """One comparison line chart per dimension value (e.g. per boligtype)."""
+    df = indicators.prepare(df)
+    meta = indicator_meta(_indicator_of(df), df)
+    charts = []
+    for name, part in df.groupby(dim, sort=True):
+        charts.append(lines(part, title=f"{meta.label}: {str(name).lower()}"))
+    return charts
+
+
+def trend_chart(df: pd.DataFrame, fit: Any, title: str | None = None) -> Chart:
+    """The kommune's values with a fitted trend line and its 95 % confidence band.
+
+    Args:
+        df: The kommune's rows (``aar``, ``verdi``, ``status``...).
+        fit: A :class:`boso.trends.TrendFit` (or None: the values alone, finding says why).
+        title: Chart title.
+    """
+    df = indicators.prepare(df)
+    meta = indicator_meta(_indicator_of(df), df)
+    kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df else df
+    title = title or f"{meta.label}: trend"
+    chart = lines(kommune, title=title, finding="")
+    if chart.empty:
+        return chart
+    place = indicators.kommune_name(kommune) if "nivaa" in kommune else ""
+    if fit is None:
+        chart.finding = f"For få år med tall for {place} til å anslå en trend."
+        return chart
+    f = fit.fitted
+    band_x = [int(a) for a in f["aar"]] + [int(a) for a in f["aar"][::-1]]
+    band_y = _none(f["ovre"]) + _none(f["nedre"][::-1])
+    chart.fig.add_trace(
+        go.Scatter(
+            x=band_x,
+            y=band_y,
+            fill="toself",
+            fillcolor="rgba(0,114,178,0.15)",
+            line={"width": 0},
+            name="95 % konfidensintervall",
+            hoverinfo="skip",
+        )
+    )
+    fmt = _yformat(f["trend"])
+    chart.fig.add_trace(
+        go.Scatter(
+            x=[int(a) for a in f["aar"]],
+            y=_none(f["trend"]),
+            name="Trend (OLS)" if not fit.relative else "Trend (log-lineær)",
+            mode="lines",
+            line={"color": "#D55E00", "width": 2, "dash": "dash"},
+            hovertemplate=f"Trend: %{{y:{fmt}}}<extra></extra>",
+        )
+    )
+    chart.fig.update_layout(showlegend=True)
+    chart.finding = text.trend_sentence(
+        meta.label,
+        place,
+        fit.first_year,
+        fit.last_year,
+        fit.slope,
+        fit.ci_low,
+        fit.ci_high,
+        meta.unit,
+        relative=fit.relative,
+    )
+    chart.caption += (
+        " Trend: minste kvadraters metode (OLS) på år"
+        + (" med logaritmen av verdien" if fit.relative else "")
+        + f", {fit.n} år; skravert felt er 95 % konfidensintervall for trendlinjen."
+    )
+    return chart
+
+
+def table(
+    df: pd.DataFrame,
+    title: str,
+    rows_from: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
+    labels: Sequence[str] = (),
+    finding: str = "",
+    notes: Sequence[str] = (),
+) -> Table:
+    """A table with provenance taken from the processed rows it was computed from."""
+    frames = (
+        [rows_from]
+        if isinstance(rows_from, pd.DataFrame)
+        else [f for f in (rows_from or []) if f is not None]
+    )
+    prov = indicators.provenance(*frames)
+    pairs: list[tuple[str, str]] = []
+    for i, frame in enumerate(frames):
+        label = labels[i] if i < len(labels) else indicator_meta(_indicator_of(frame), frame).label
+        p = indicators.provenance(frame)
+        pairs.extend((k, label) for k in p.sources)
+    caption = make_caption(pairs, prov.retrieved, prov.updated, notes)
+    return Table(df, title, caption, prov.sources, prov.synthetic, finding)
+
+
+# ------------------------------------------------------------------------ analysis helpers
+def show_kommune(kommunenummer: str) -> None:
+    """A one-line header naming the kommune, its fylke and KOSTRA group."""
+    info = indicators.kommune_info(kommunenummer)
+    parts = [f"{info.get('kommunenavn')} ({info.get('kommunenummer')})"]
+    if info.get("fylkesnavn"):
+        parts.append(f"fylke: {info['fylkesnavn']}")
+    if info.get("kostragruppenavn"):
+        parts.append(f"sammenlignes med {info['kostragruppenavn']}")
+    _display(TextOutput(" · ".join(parts)))
+
+
+def barometer(frames: dict[str, pd.DataFrame], title: str = "Levekårsbarometer") -> Table:
+    """The barometer table (see :func:`boso.indicators.barometer`) with caption and finding."""
+    frames = {k: indicators.prepare(v) for k, v in frames.items() if v is not None}
+    labels = {k: indicator_meta(k, v).label for k, v in frames.items()}
+    result = indicators.barometer(frames, labels)
+    used = [v for v in frames.values() if not v.empty]
+    place = next((indicators.kommune_name(v) for v in used if (v["nivaa"] == "kommune").any()), "")
+    finding = ""
+    if not result.empty and "Mot landet" in result:
+        marks = [
+            f"{text.lower_first(r['Indikator'])} {r['Mot landet'].split(' ', 1)[1]}"
+            for _, r in result.iterrows()
+            if isinstance(r.get("Mot landet"), str) and r["Mot landet"][:1] in "▲▼≈"
+        ]
+        if marks:
+            finding = f"Siste år med tall for {place}: {text.join_list(marks)}."
+    note = (
+        "▲/▼: kommunens verdi er mer enn 5 % over/under landets; ≈: innenfor ±5 %. "
+        "Om høyt er godt eller dårlig, avhenger av indikatoren."
+    )
+    return table(
+        result, title, used, [labels[k] for k, v in frames.items() if not v.empty], finding, [note]
+    )
+
+
+def _kommune_rows(df: pd.DataFrame) -> pd.DataFrame:
+    return df.loc[df["nivaa"] == "kommune"] if "nivaa" in df.columns else df
+
+
+def trend(df: pd.DataFrame, title: str | None = None, compare_with: str = "kostragruppe") -> Chart:
+    """Linear OLS trend of the kommune's series, compared in words with a peer region's trend.
+
+    Args:
+        df: Comparison rows (the kommune is fitted and drawn; ``compare_with`` is fitted too).
+        title: Chart title.
+        compare_with: ``nivaa`` of the region whose trend is quoted for comparison.
+    """
+    from boso import trends
+
+    df = indicators.prepare(df)
+    fit = trends.linear_trend(_kommune_rows(df)[["aar", "verdi"]])
+    chart = trend_chart(df, fit, title)
+    if fit is None or chart.empty:
+        return chart
+    peer = df.loc[df["nivaa"] == compare_with] if "nivaa" in df else df.iloc[0:0]
+    peer = peer.loc[peer["aar"].between(fit.first_year, fit.last_year)]
+    peer_fit = trends.linear_trend(peer[["aar", "verdi"]]) if not peer.empty else None
+    if peer_fit is not None:
+        meta = indicator_meta(_indicator_of(df), df)
+        name = str(peer["sammenligning"].iloc[0])
+        chart.finding += (
+            f" Til sammenligning var trenden {text.fmt_value(peer_fit.slope, meta.unit)} per år "
+            f"{text.in_region(name)} (95 % konfidensintervall {text.fmt_value(peer_fit.ci_low)} "
+            f"til {text.fmt_value(peer_fit.ci_high)})."
+        )
+    return chart
+
+
+def growth_table(df: pd.DataFrame, dim: str = "boligtype_navn") -> Table:
+    """Log-linear growth per year with 95 % CI per region (and dimension), as a table."""
+    from boso import trends
+
+    df = indicators.prepare(df)
+    by = [dim] if dim in df.columns else []
+    result = trends.growth_by_region(df, by)
+    meta = indicator_meta(_indicator_of(df), df)
+    sentences = []
+    if not result.empty:
+        for key, part in result.groupby(by, sort=False) if by else [("", result)]:
+            first = part.iloc[0]
+            if pd.isna(first["Vekst per år (%)"]):
+                continue
+            landet = part.loc[part["Område"].str.lower() == "landet", "Vekst per år (%)"]
+            subject = f"{meta.label} ({str(key[0] if isinstance(key, tuple) else key).lower()})"
+            sentence = text.trend_sentence(
+                subject if by else meta.label,
+                first["Område"],
+                int(first["Fra"]),
+                int(first["Til"]),
+                first["Vekst per år (%)"],
+                first["Nedre (95 %)"],
+                first["Øvre (95 %)"],
+                relative=True,
+            )
+            if not landet.empty and not pd.isna(landet.iloc[0]):
+                sentence = sentence[:-1] + f"; landet: {text.fmt_percent(landet.iloc[0])} per år."
+            sentences.append(sentence)
+    shown = result.rename(columns={dim: "Boligtype"}) if by else result
+    note = "Vekst per år fra en log-lineær OLS-modell på år; 95 % konfidensintervall."
+    return table(
+        shown, f"{meta.label}: vekst per år", df, [meta.label], " ".join(sentences), [note]
+    )
+
+
+def growth_chart(growth: Table) -> Chart:
+    """Dot plot of growth per year with 95 % confidence intervals (from :func:`growth_table`)."""
+    data = growth.df.dropna(subset=["Vekst per år (%)"])
+    title = growth.title
+    if data.empty:
+        return _empty_chart(title, data, "For få år med tall til å anslå vekst.")
+    fig = go.Figure()
+    groups = data.groupby("Boligtype", sort=False) if "Boligtype" in data else [("", data)]
+    for color, (name, part) in zip(SERIES_COLORS, groups, strict=False):
+        fig.add_trace(
+            go.Scatter(
+                x=_none(part["Vekst per år (%)"]),
+                y=[str(r) for r in part["Område"]],
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": _none(part["Øvre (95 %)"] - part["Vekst per år (%)"]),
+                    "arrayminus": _none(part["Vekst per år (%)"] - part["Nedre (95 %)"]),
+                    "color": color,
+                },
+                mode="markers",
+                marker={"color": color, "size": 9},
+                offsetgroup=str(name),
+                name=str(name) or "Vekst",
+                hovertemplate="%{y}: %{x:,.1f} % per år<extra>" + str(name) + "</extra>",
+            )
+        )
+    fig.update_layout(
+        base_layout(title, "", xtitle="Vekst per år (%)", hovermode="closest"),
+        xaxis={"tickformat": ",.1f", "showgrid": True, "gridcolor": "#e6e6e6", "zeroline": True},
+        yaxis={"autorange": "reversed", "rangemode": "normal", "automargin": True},
+        scattermode="group",
+    )
+    return Chart(
+        fig=fig,
+        data=growth.df,
+        title=title,
+        caption=growth.caption,
+        sources=growth.sources,
+        synthetic=growth.synthetic,
+        retrieved="",
+        finding="",
+    )
