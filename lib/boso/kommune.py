@@ -13,6 +13,7 @@ counted twice.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -435,8 +436,12 @@ def sum_over_regions(
 
 
 def slug(name: str) -> str:
-    """URL/file slug of a kommune name: ``Bø (Nordland)`` → ``bo-nordland``."""
-    table = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "á": "a", "č": "c", "š": "s"})
-    text = name.lower().translate(table)
-    text = re.sub(r"[^a-z0-9]+", "-", text)
-    return text.strip("-") or "kommune"
+    """URL/folder slug of a kommune name: ``Bø (Nordland)`` → ``bo-nordland``.
+
+    Sámi and Kven letters keep their base letter (``Porsáŋgu`` → ``porsangu``) instead of
+    becoming ``-``. The batch runner's ``reports/`` folders and the site's URLs both use this.
+    """
+    text = name.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    text = unicodedata.normalize("NFKD", text).replace("ŋ", "n").replace("đ", "d")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "kommune"

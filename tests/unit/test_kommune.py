@@ -190,3 +190,9 @@ def test_slug() -> None:
     assert km.slug("Bø (Nordland)") == "bo-nordland"
     assert km.slug("Ålesund") == "alesund"
     assert km.slug("Hábmer - Hamarøy") == "habmer-hamaroy"
+
+
+def test_slug_keeps_sami_base_letters() -> None:
+    assert km.slug("Porsanger - Porsáŋgu - Porsanki") == "porsanger-porsangu-porsanki"
+    assert km.slug("Guovdageaidnu - Kautokeino") == "guovdageaidnu-kautokeino"
+    assert km.slug("Unjárga - Nesseby") == "unjarga-nesseby"

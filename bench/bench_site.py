@@ -1,0 +1,173 @@
+"""Benchmark: `boso site` build time and page weights (nbconvert renderer).
+
+Two builds, each into a temporary directory (the project's ``_site/`` is not touched):
+
+* **full scale**: every kommune in the registry × the five analyses (357 × 5 = 1 785 report
+  pages), each a copy of one real kommune's executed reports from the project (or, before
+  any exist, of the hand-made ones in ``tests/fixtures/site/reports``);
+* **project**: the project's own ``reports/`` (what ``make site`` publishes), when there are any.
+
+Page weight is the HTML of a report page without the shared assets (``assets/``:
+plotly.min.js, CSS, JS), which the browser loads once for the whole site. Target: median report
+page ≤ 500 kB.
+
+Run: ``.venv/bin/python bench/bench_site.py`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+
+from bench.common import machine, update_section  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "site" / "reports" / "3203-asker"
+# Which fixture notebook stands in for each analysis (one real-data, one synthetic + map).
+STAND_IN = {
+    "befolkning": "befolkning.ipynb",
+    "levekar": "befolkning.ipynb",
+    "boligpriser": "kommunale_boliger.ipynb",
+    "startlan": "kommunale_boliger.ipynb",
+    "kommunale_boliger": "kommunale_boliger.ipynb",
+}
+TARGET_MEDIAN = 500_000
+
+
+def _registry() -> pd.DataFrame:
+    from boso import site
+
+    try:
+        return site._load_registry(site.paths().processed)
+    except Exception:  # no processed data yet: a registry-shaped stand-in of 357 kommuner
+        return pd.DataFrame(
+            {
+                "kommunenummer": [f"{1000 + i:04d}" for i in range(357)],
+                "kommunenavn": [f"Kommune {i}" for i in range(357)],
+                "fylkesnummer": [f"{10 + i % 15:02d}" for i in range(357)],
+                "fylkesnavn": [f"Fylke {10 + i % 15}" for i in range(357)],
+            }
+        )
+
+
+def _measure(inputs, workdir: Path) -> dict:
+    from boso import site
+
+    out = workdir / "_site"
+    start = time.perf_counter()
+    result = site.build_site(inputs, out, renderer="nbconvert")
+    seconds = time.perf_counter() - start
+    manifest = json.loads((out / site.MANIFEST_NAME).read_text("utf-8"))
+    sizes = [manifest["page_bytes"][p] for p in manifest["report_pages"]]
+    assets = {p.name: p.stat().st_size for p in (out / "assets").iterdir()}
+    return {
+        "seconds": seconds,
+        "pages": result.pages,
+        "report_pages": result.report_pages,
+        "kommuner": result.kommuner,
+        "median": statistics.median(sizes) if sizes else 0,
+        "max": max(sizes) if sizes else 0,
+        "assets": sum(assets.values()),
+        "plotly": assets.get("plotly.min.js", 0),
+        "total": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()),
+    }
+
+
+def _stand_ins() -> tuple[dict[str, Path], str]:
+    """One executed notebook per analysis: a real kommune's from the project when it has all
+    five (representative page weights), else the small hand-made fixtures."""
+    from boso import site
+
+    reports = site.paths().reports
+    for folder in sorted(reports.glob("[0-9][0-9][0-9][0-9]-*")):
+        found = {a: folder / f"{a}.ipynb" for a in STAND_IN}
+        if all(p.is_file() for p in found.values()):
+            return found, f"real reports of `{folder.name}` × 357"
+    return {a: FIXTURES / name for a, name in STAND_IN.items()}, "fixture reports × 357"
+
+
+def full_scale(workdir: Path) -> tuple[dict, str]:
+    from boso import site
+
+    registry = _registry()
+    reports = workdir / "reports"
+    stand_ins, label = _stand_ins()
+    for row in site.validate_registry(registry).itertuples(index=False):
+        folder = reports / site.kommune_dir(row.kommunenummer, row.kommunenavn)
+        folder.mkdir(parents=True)
+        for analysis, source in stand_ins.items():
+            shutil.copyfile(source, folder / f"{analysis}.ipynb")
+    inputs = site.SiteInputs(registry=registry, reports_dir=reports, catalog=site._load_catalog())
+    return _measure(inputs, workdir), label
+
+
+def project(workdir: Path) -> dict | None:
+    from boso import site
+
+    try:
+        inputs = site.load_inputs()
+    except Exception:
+        return None
+    if not any(inputs.reports_dir.glob("*/*.ipynb")):
+        return None
+    return _measure(inputs, workdir)
+
+
+def _kb(n: float) -> str:
+    return f"{n / 1000:,.0f} kB".replace(",", " ")
+
+
+def run() -> str:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        scaled, label = full_scale(Path(tmp) / "scaled")
+        rows.append((f"full scale: 5 analyses, {label}", scaled))
+        real = project(Path(tmp) / "project")
+        if real is not None:
+            with_reports = real["report_pages"]
+            rows.append((f"project `reports/` ({with_reports} executed notebooks)", real))
+    load = os.getloadavg()[0]
+    lines = [
+        "## Site build (`boso site`, nbconvert renderer)",
+        "",
+        f"Machine: {machine()} · {os.cpu_count()} worker processes · load average {load:.1f} "
+        f"at the end (shared machine) · {time.strftime('%Y-%m-%d')}",
+        "",
+        "| build | kommuner | pages | report pages | build time | median report page | "
+        "max report page | shared assets (once) | whole site |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows:
+        lines.append(
+            f"| {name} | {r['kommuner']} | {r['pages']} | {r['report_pages']} | "
+            f"{r['seconds']:.1f} s | {_kb(r['median'])} | {_kb(r['max'])} | "
+            f"{_kb(r['assets'])} (plotly.min.js {_kb(r['plotly'])}) | {_kb(r['total'])} |"
+        )
+    ok = all(r["median"] <= TARGET_MEDIAN for _, r in rows)
+    lines += [
+        "",
+        f"Target: median report page ≤ {_kb(TARGET_MEDIAN)} excluding shared assets: "
+        f"{'met' if ok else 'NOT met'}. Report pages embed only figure JSON and load the one "
+        "shared `assets/plotly.min.js`; inlining plotly.js (nbconvert/Quarto default) would add "
+        "≈ 4.8 MB to every page.",
+    ]
+    if len(rows) == 1:
+        lines.append("No executed reports in the project's `reports/` yet: full-scale build only.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    section = run()
+    update_section("site", section)
+    print(section)
