@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument(
         "--renderer", choices=["auto", "quarto", "nbconvert"], default="auto", help="renderer"
     )
+    site.add_argument("--jobs", type=int, default=None, help="parallelle prosesser")
     site.set_defaults(func=_cmd_site)
 
     register = sub.add_parser("register", help="kommunens boligregister")

@@ -393,14 +393,6 @@ def kommune_map(
 
 
 # ----------------------------------------------------------------------------------- register
-VACANCY_TABLES = {
-    "by_type": "Død tid etter boligtype",
-    "distribution": "Død tid, fordeling",
-    "year_end": "Ledige boliger 31. desember",
-    "long_vacant": "Boliger som har stått lenge ledige (adresse)",
-}
-
-
 def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> bool:
     """Show the kommune's own dwelling register (map + stock and vacancy tables) if present.
 
@@ -444,27 +436,52 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
         synthetic=synthetic,
         title="Kommunale boliger i registeret",
     )
-    if hasattr(register, "stock_summary"):
-        stock = register.stock_summary(reg, "boligtype")
-        figures.show_table(
-            stock, caption=caption, sources=sources, synthetic=synthetic, title="Boligbestand"
+    market, households = _register_context(kommunenummer)
+    if households is not None:
+        figures.show_text(
+            "Andel av alle boliger er regnet mot antall privathusholdninger i kommunen "
+            f"({text.fmt_number(households)}, SSB 11084), som tilnærming til antall bebodde "
+            "boliger."
         )
-    if hasattr(register, "vacancy"):
-        result = register.vacancy(reg)
-        median = getattr(result, "median_days", math.nan)
-        if median is not None and not math.isnan(median):
-            figures.show_text(
-                f"Median død tid mellom to leieforhold var {text.fmt_number(median)} dager; "
-                f"{text.fmt_number(getattr(result, 'vacant_now', 0))} boliger sto ledige på "
-                "eksportdatoen."
-            )
-        for attr, title in VACANCY_TABLES.items():
-            frame = getattr(result, attr, None)
-            if isinstance(frame, pd.DataFrame) and not frame.empty:
-                figures.show_table(
-                    frame, caption=caption, sources=sources, synthetic=synthetic, title=title
-                )
+    result = register.vacancy(reg)
+    median = getattr(result, "median_days", math.nan)
+    if median is not None and not math.isnan(median):
+        figures.show_text(
+            f"Median død tid mellom to leieforhold var {text.fmt_number(median)} dager; "
+            f"{text.fmt_number(getattr(result, 'vacant_now', 0))} boliger sto ledige på "
+            "eksportdatoen."
+        )
+    for title, table in register.publication_tables(reg, market=market, all_dwellings=households):
+        figures.show_table(
+            table, caption=caption, sources=sources, synthetic=synthetic, title=title
+        )
     return True
+
+
+def _register_context(kommunenummer: str) -> tuple[pd.DataFrame | None, float | None]:
+    """Market price per m² (blokkleiligheter, else småhus) and the number of households."""
+    from boso import processed
+
+    market = None
+    try:
+        prices = processed.load_indicator("kvadratmeterpris", kommunenummer)
+    except DataError:
+        prices = None
+    if prices is not None:
+        for boligtype in ("03", "02", "01"):
+            rows = prices.loc[(prices["boligtype"] == boligtype) & prices["verdi"].notna()]
+            if len(rows):
+                market = rows[["aar", "verdi"]].reset_index(drop=True)
+                break
+    households = None
+    try:
+        rows = processed.load_indicator("husholdninger", kommunenummer)
+        rows = rows.loc[rows["verdi"].notna()]
+        if len(rows):
+            households = float(rows.sort_values("aar")["verdi"].iloc[-1])
+    except DataError:
+        households = None
+    return market, households
 
 
 def _boundary(kommunenummer: str, geo_path: str | Path | None) -> Any:

@@ -1,0 +1,122 @@
+"""The declared header/category mapping (``boso/register_schema.toml``) and header matching."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+# Personal-data patterns, used on cell contents. An 11-digit number (optionally 6+5 with a space)
+# is treated as a national ID whether or not its check digits are valid: fake or mistyped IDs
+# still point at a person.
+FNR_RE = re.compile(r"(?<!\d)\d{6}\s?\d{5}(?!\d)")
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+PHONE_RE = re.compile(r"^(\+47|0047)?\s?[2-9]\d\s?\d\s?\d{2}\s?\d{3}$|^(\+47|0047)?\s?[2-9]\d{7}$")
+
+
+def fold(text: str) -> str:
+    """Normalise a header or category value for matching.
+
+    Case-folds, applies NKFC (so ``m²`` becomes ``m2``), transliterates æ/ø/å (and the older
+    ``aa``) and removes everything that is not a letter or digit.
+    """
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    text = text.replace("æ", "ae").replace("ø", "o").replace("å", "a").replace("aa", "a")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^0-9a-z]+", "", text)
+
+
+def words(text: str) -> list[str]:
+    """The header's words, folded like :func:`fold` (for whole-word abbreviation matches)."""
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    return [fold(w) for w in re.split(r"[^0-9a-zæøå]+", text) if w]
+
+
+def strip_parentheses(text: str) -> str:
+    """``"Øst (UTM32)"`` → ``"Øst"``; unit and CRS notes are kept out of the field match."""
+    return re.sub(r"[\(\[][^\)\]]*[\)\]]", " ", str(text))
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The parsed ``register_schema.toml``."""
+
+    synonyms: dict[str, str]  # folded synonym -> field
+    labels: dict[str, str]  # field -> display label
+    personal_contains: tuple[str, ...]
+    personal_tokens: frozenset[str]
+    crs_hints: dict[int, tuple[str, ...]]
+    categories: dict[str, dict[str, str]]  # field -> folded spelling -> canonical label
+
+    def match_field(self, header: str) -> str | None:
+        """The schema field a header names, or None."""
+        full = fold(header)
+        if full in self.synonyms:
+            return self.synonyms[full]
+        base = fold(strip_parentheses(header))
+        if base and base in self.synonyms:
+            return self.synonyms[base]
+        return None
+
+    def is_personal_header(self, header: str) -> bool:
+        """Whether a header names a column about people (names, IDs, contact data, notes)."""
+        full = fold(header)
+        if any(part in full for part in self.personal_contains):
+            return True
+        return any(w in self.personal_tokens for w in words(header))
+
+    def crs_hint(self, header: str) -> int | None:
+        """EPSG code a coordinate header mentions (``"Øst (UTM32)"`` → 25832), or None."""
+        full = fold(header)
+        for epsg in (25832, 25833):
+            if any(h in full for h in self.crs_hints[epsg]):
+                return epsg
+        if any(w in self.crs_hints[4326] for w in words(header)) or any(
+            h in full for h in ("wgs84", "4326", "desimalgrader")
+        ):
+            return 4326
+        return None
+
+    def normalise_category(self, field: str, value: str) -> str | None:
+        """Canonical label of a category value, or None when the value is not in the mapping."""
+        table = self.categories[field]
+        key = fold(value)
+        if key in table:
+            return table[key]
+        return None
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> Schema:
+    """Read the declared mapping shipped with the package."""
+    raw = tomllib.loads(
+        resources.files("boso").joinpath("register_schema.toml").read_text(encoding="utf-8")
+    )
+    synonyms: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for field, spec in raw["fields"].items():
+        labels[field] = spec.get("label", field)
+        for syn in [field, *spec["synonyms"]]:
+            key = fold(syn)
+            if key in synonyms and synonyms[key] != field:
+                raise ValueError(f"register_schema.toml: synonym {syn!r} is declared twice")
+            synonyms[key] = field
+    personal = raw["personal"]
+    categories: dict[str, dict[str, str]] = {}
+    for field, table in raw["categories"].items():
+        categories[field] = {}
+        for label, spellings in table.items():
+            for spelling in [label, *spellings]:
+                categories[field][fold(spelling)] = label
+    return Schema(
+        synonyms=synonyms,
+        labels=labels,
+        personal_contains=tuple(fold(p) for p in personal["contains"]),
+        personal_tokens=frozenset(fold(t) for t in personal["tokens"]),
+        crs_hints={int(k): tuple(fold(h) for h in v) for k, v in raw["crs_hints"].items()},
+        categories=categories,
+    )

@@ -1,0 +1,264 @@
+"""Disk side of the register: raw copy with provenance, processed tables, validation report."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from boso.config import paths
+from boso.errors import BosoError, DataError
+from boso.raw import RawFile, RawStore, atomic_write_bytes, atomic_write_text
+from boso.register.reader import (
+    RegisterImport,
+    ValidationReport,
+    check_kommunenummer,
+    read_file_bytes,
+    read_register_bytes,
+)
+
+RAW_SOURCE = "register"
+GEO_TABLE = "core_geo__kommuner.parquet"
+
+
+def table_stem(kommunenummer: str) -> str:
+    """``core_register__<kommunenummer>``: the processed table's file stem."""
+    return f"core_register__{kommunenummer}"
+
+
+def output_paths(kommunenummer: str, processed_dir: str | Path | None = None) -> dict[str, Path]:
+    """Where the cleaned register of a kommune is written (dwellings, tenancies, report)."""
+    base = Path(processed_dir) if processed_dir else paths().processed
+    stem = table_stem(kommunenummer)
+    return {
+        "dwellings": base / f"{stem}.parquet",
+        "tenancies": base / f"{stem}__leieforhold.parquet",
+        "report": base / f"{stem}__validering.json",
+    }
+
+
+def load_boundary(kommunenummer: str, processed_dir: str | Path | None = None) -> Any:
+    """The current kommune polygons, or None when boso has none yet.
+
+    Prefers ``data/processed/core_geo__kommuner.parquet``; falls back to the newest Geonorge
+    ``Kommuner*.geojson`` in ``data/raw/geo`` (present after ``boso snapshot import``).
+
+    Args:
+        kommunenummer: Used only to check that the kommune is in the file.
+        processed_dir: Directory holding the processed tables (default: the project's).
+
+    Returns:
+        A GeoDataFrame with ``kommunenummer`` and ``geometry``, or None.
+    """
+    import geopandas as gpd
+
+    base = Path(processed_dir) if processed_dir else paths().processed
+    table = base / GEO_TABLE
+    frame = None
+    try:
+        if table.is_file():
+            try:
+                frame = gpd.read_parquet(table)
+            except ValueError:
+                # Plain parquet with WKB geometry (no GeoParquet metadata): EPSG:25833 by contract.
+                import shapely
+
+                plain = pd.read_parquet(table)
+                frame = gpd.GeoDataFrame(
+                    plain.drop(columns="geometry"),
+                    geometry=shapely.from_wkb(plain["geometry"].to_numpy()),
+                    crs=25833,
+                )
+        else:
+            raw_geo = sorted(
+                p
+                for p in (base.parent / "raw" / "geo").glob("*/Kommuner*")
+                if p.suffix in (".json", ".geojson") and not p.name.endswith(".provenance.json")
+            )
+            if raw_geo:
+                frame = gpd.read_file(raw_geo[-1])
+    except Exception as exc:  # a broken boundary file must not stop the register import
+        print(f"advarsel: kunne ikke lese kommunegrensene ({type(exc).__name__})", file=sys.stderr)
+        return None
+    if frame is None or "kommunenummer" not in frame.columns:
+        return None
+    frame = frame.assign(kommunenummer=frame["kommunenummer"].astype(str).str.zfill(4))
+    if not (frame["kommunenummer"] == kommunenummer).any():
+        return None
+    return frame
+
+
+def _write_outputs(result: RegisterImport, processed_dir: str | Path | None) -> dict[str, Path]:
+    out = output_paths(result.kommunenummer, processed_dir)
+    for key, frame in (("dwellings", result.dwellings), ("tenancies", result.tenancies)):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        atomic_write_bytes(out[key], buffer.getvalue())
+    atomic_write_text(
+        out["report"],
+        json.dumps(result.report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n",
+    )
+    return out
+
+
+def import_register(
+    path: str | Path,
+    kommunenummer: str,
+    store: RawStore | None = None,
+    processed_dir: str | Path | None = None,
+    *,
+    synthetic: bool | None = None,
+    boundary: Any = None,
+    quiet: bool = False,
+) -> RegisterImport:
+    """Import an export: raw copy with provenance, cleaned tables and validation report.
+
+    The file is read and validated first; only a readable register is copied (unchanged) into
+    ``data/raw/register/``. The cleaned tables and the report go to ``data/processed``.
+
+    Args:
+        path: The export file.
+        kommunenummer: 4-digit kommunenummer.
+        store: Raw store (default: the project's ``data/raw``).
+        processed_dir: Output directory (default: the project's ``data/processed``).
+        synthetic: Mark as synthetic demo data; None: detect (``SYNTETISK`` in the file name
+            or title rows).
+        boundary: Kommune polygons for the outside-boundary check; None: :func:`load_boundary`.
+        quiet: Do not print the summary.
+
+    Returns:
+        The cleaned register.
+
+    Raises:
+        DataError: The file cannot be read as a register (nothing is written then).
+    """
+    path = Path(path)
+    kommunenummer = check_kommunenummer(kommunenummer)
+    if boundary is None:
+        boundary = load_boundary(kommunenummer, processed_dir)
+    content = read_file_bytes(path)
+    result = read_register_bytes(
+        content, path.name, kommunenummer, boundary=boundary, synthetic=synthetic
+    )
+    store = store or RawStore()
+    store.write(
+        RAW_SOURCE,
+        path.name,
+        content,
+        url=f"file:{path.resolve()}",
+        synthetic=result.synthetic,
+        extra={"kommunenummer": kommunenummer, "format": result.report.format},
+    )
+    _write_outputs(result, processed_dir)
+    if not quiet:
+        print(result.report.summary())
+    return result
+
+
+def load_register(
+    kommunenummer: str, processed_dir: str | Path | None = None
+) -> RegisterImport | None:
+    """The cleaned register of a kommune from ``data/processed``, or None when there is none.
+
+    Args:
+        kommunenummer: 4-digit kommunenummer.
+        processed_dir: Directory holding the processed tables (default: the project's).
+
+    Returns:
+        The register (dwellings, tenancies, report), or None.
+    """
+    kommunenummer = check_kommunenummer(kommunenummer)
+    out = output_paths(kommunenummer, processed_dir)
+    if not out["dwellings"].is_file():
+        return None
+    try:
+        dwellings = pd.read_parquet(out["dwellings"])
+        tenancies = (
+            pd.read_parquet(out["tenancies"])
+            if out["tenancies"].is_file()
+            else pd.DataFrame(columns=["kommunenummer", "bolig_id", "innflyttet", "utflyttet"])
+        )
+        report = (
+            ValidationReport.from_dict(json.loads(out["report"].read_text("utf-8")))
+            if out["report"].is_file()
+            else ValidationReport(file="", kommunenummer=kommunenummer)
+        )
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{out['dwellings']}: kan ikke lese registeret ({exc})") from exc
+    if "syntetisk" in dwellings.columns and len(dwellings):
+        report.synthetic = bool(dwellings["syntetisk"].any())
+    return RegisterImport(dwellings, tenancies, report, report.source_crs)
+
+
+_KOMMUNE_IN_NAME = re.compile(r"(?:^|[_\-\s])(\d{4})(?=[_\-\s.])")
+
+
+def kommunenummer_from_name(name: str) -> str | None:
+    """``"asker_3203_kommunale_boliger.csv"`` → ``"3203"`` (None when no 4-digit code)."""
+    found = _KOMMUNE_IN_NAME.search(Path(name).name)
+    return found.group(1) if found else None
+
+
+def import_snapshot_registers(
+    imported: list[RawFile], processed_dir: str | Path | None = None
+) -> None:
+    """Clean the register exports that ``boso snapshot import`` just stored in ``data/raw``.
+
+    The raw copies already exist, so only the processed tables and reports are written. A file
+    that cannot be read is reported on stderr and skipped; the other registers still import.
+
+    Args:
+        imported: The raw files the snapshot import wrote.
+        processed_dir: Output directory (default: the project's ``data/processed``).
+    """
+    for raw_file in imported:
+        if raw_file.source != RAW_SOURCE:
+            continue
+        kommunenummer = kommunenummer_from_name(raw_file.name)
+        if kommunenummer is None:
+            print(
+                f"advarsel: {raw_file.name}: fant ikke kommunenummer i filnavnet; hoppet over",
+                file=sys.stderr,
+            )
+            continue
+        try:
+            result = read_register_bytes(
+                raw_file.read_bytes(),
+                raw_file.name,
+                kommunenummer,
+                boundary=load_boundary(kommunenummer, processed_dir),
+                synthetic=raw_file.synthetic or None,
+            )
+            _write_outputs(result, processed_dir)
+        except BosoError as exc:
+            print(f"advarsel: boligregister {raw_file.name}: {exc}", file=sys.stderr)
+            continue
+        report = result.report
+        print(
+            f"boligregister {kommunenummer}: {report.dwellings} boliger, "
+            f"{report.tenancies} leieforhold, {len(report.problems)} merknader "
+            f"({raw_file.name})"
+        )
+
+
+def run_cli(args: Any) -> int:
+    """``boso register import FILE --kommune NR``.
+
+    Args:
+        args: Parsed arguments with ``file`` and ``kommune``.
+
+    Returns:
+        0 on success (errors are raised as :class:`DataError`; the CLI prints one line).
+    """
+    path = Path(args.file)
+    if not path.is_file():
+        raise DataError(f"{path}: filen finnes ikke")
+    result = import_register(path, args.kommune)
+    out = output_paths(result.kommunenummer)
+    print(f"skrev {out['dwellings']} og {out['report'].name}")
+    return 0
