@@ -188,12 +188,17 @@ def test_show_register_draws_map_and_tables(
         by_type=pd.DataFrame({"boligtype": ["Leilighet"], "median_dager": [32.0]}),
         long_vacant=pd.DataFrame(),
     )
+    fake.publication_tables = lambda r, market, all_dwellings: [
+        ("Boliger etter boligtype", fake.stock_summary(r, "boligtype")),
+        ("Død tid etter boligtype (dager)", fake.vacancy(r).by_type),
+    ]
     monkeypatch.setitem(sys.modules, "boso.register", fake)
+    monkeypatch.setattr(maps, "_register_context", lambda knr: (None, None))
     assert maps.show_register("3203", write_geo(tmp_path / "g.parquet")) is True
     assert calls["boundary"].equals(SQUARES["3203"][1])
     figure = next(o for o in shown if isinstance(o, figures.FigureOutput))
     assert figure.synthetic and "Syntetiske demotall" in figure._html()
     assert figure.data.columns.tolist() == ["bolig_id", "adresse", "boligtype"]
     tables = [o.title for o in shown if isinstance(o, figures.TableOutput)]
-    assert tables == ["Boligbestand", "Død tid etter boligtype"]
+    assert tables == ["Boliger etter boligtype", "Død tid etter boligtype (dager)"]
     assert any("Median død tid" in getattr(o, "sentence", "") for o in shown)
