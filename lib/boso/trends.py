@@ -6,11 +6,8 @@ Two models:
 * :func:`loglinear_growth` — ``log(verdi) = a + b·år``; ``exp(b) − 1`` is growth per year in
   percent, which suits prices and counts that grow multiplicatively.
 
-The fit is the textbook OLS that statsmodels' ``OLS(...).fit()`` computes (coefficients,
-``conf_int``, ``get_prediction(...).conf_int``), done here with numpy and an exact Student-t
-quantile: importing statsmodels pulls in scipy.stats, about 1.5 s per report kernel, which is most
-of a notebook's run time in the batch of 357 kommuner × 5 analyses. ``tests/unit/test_trends.py``
-checks the numbers against statsmodels itself.
+Both are statsmodels ``OLS(...).fit()`` on the centred year, with the 95 % confidence interval
+of the slope (``conf_int``) and of the fitted mean (``get_prediction(...).conf_int``).
 """
 
 from __future__ import annotations
@@ -57,112 +54,35 @@ def _prepare(values: pd.Series | pd.DataFrame) -> pd.Series:
     return s.dropna().sort_index()
 
 
-# ------------------------------------------------------------------ Student t distribution
-def _betacf(a: float, b: float, x: float) -> float:
-    # Continued fraction for the incomplete beta function (modified Lentz), as in Numerical
-    # Recipes §6.4; converges quickly for x < (a + 1) / (a + b + 2).
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta function I_x(a, b)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    front = math.exp(log_front)
-    if x < (a + 1) / (a + b + 2):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def t_sf(t: float, df: float) -> float:
-    """Upper tail probability P(T > t) of Student's t with ``df`` degrees of freedom."""
-    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
-    return tail if t >= 0 else 1.0 - tail
-
-
-def t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t (bisection on :func:`t_sf`; exact to ~1e-12)."""
-    if not 0 < q < 1:
-        raise ValueError("q må være mellom 0 og 1")
-    if q == 0.5:
-        return 0.0
-    upper = q > 0.5
-    p = 1.0 - q if upper else q
-    lo, hi = 0.0, 1.0
-    while t_sf(hi, df) > p:
-        hi *= 2.0
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if t_sf(mid, df) > p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-13 * max(1.0, hi):
-            break
-    value = (lo + hi) / 2.0
-    return value if upper else -value
-
-
 # ------------------------------------------------------------------------------------- OLS
 @dataclass(frozen=True)
 class _OLS:
-    params: np.ndarray
-    cov: np.ndarray
-    df_resid: int
+    """The parts of a statsmodels OLS result the trend functions use."""
+
+    result: object
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.asarray(self.result.params)
 
     def conf_int(self, alpha: float) -> np.ndarray:
-        crit = t_ppf(1 - alpha / 2, self.df_resid)
-        se = np.sqrt(np.diag(self.cov))
-        return np.column_stack([self.params - crit * se, self.params + crit * se])
+        return np.asarray(self.result.conf_int(alpha=alpha))
 
     def pvalue(self, i: int) -> float:
-        se = math.sqrt(self.cov[i, i])
-        if se == 0:
-            return 0.0 if self.params[i] != 0 else math.nan
-        return 2 * t_sf(abs(float(self.params[i]) / se), self.df_resid)
+        return float(np.asarray(self.result.pvalues)[i])
 
     def predict(self, design: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        mean = design @ self.params
-        se = np.sqrt(np.einsum("ij,jk,ik->i", design, self.cov, design))
-        crit = t_ppf(1 - alpha / 2, self.df_resid)
-        return mean, np.column_stack([mean - crit * se, mean + crit * se])
+        prediction = self.result.get_prediction(design)
+        return np.asarray(prediction.predicted_mean), np.asarray(prediction.conf_int(alpha=alpha))
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> _OLS:
+    # Imported on the first fit, not with boso.trends: statsmodels (with scipy.stats) takes
+    # seconds to import, and the batch runner's warm kernels then pay it once per worker.
+    from statsmodels.regression.linear_model import OLS
+
     design = np.column_stack([np.ones_like(x), x])
-    params, *_ = np.linalg.lstsq(design, y, rcond=None)
-    resid = y - design @ params
-    df_resid = len(y) - 2
-    sigma2 = float(resid @ resid) / df_resid
-    cov = sigma2 * np.linalg.inv(design.T @ design)
-    return _OLS(params=params, cov=cov, df_resid=df_resid)
+    return _OLS(OLS(y, design).fit())
 
 
 def linear_trend(values: pd.Series | pd.DataFrame, alpha: float = 0.05) -> TrendFit | None:
