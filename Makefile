@@ -35,8 +35,8 @@ site: reports
 	$(BIN)/boso site
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check lib tests bench
-	$(BIN)/ruff format --check lib tests bench
+	$(BIN)/ruff check lib tests bench notebooks
+	$(BIN)/ruff format --check lib tests bench notebooks
 
 # Debian's chromium for the browser tests (root on the CI and developer machines).
 browser-deps:

@@ -39,3 +39,30 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / sub).mkdir(parents=True)
     monkeypatch.setenv("BOSO_HOME", str(tmp_path))
     return tmp_path
+
+
+PIPELINE_KOMMUNER = ("3203", "3903", "3201")  # merged 2020 (+register), merged twice, unmerged
+
+
+@pytest.fixture(scope="session")
+def pipeline_project(snapshot_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline main job, run once per session through the CLI in an isolated project:
+    snapshot import → build → reports (all analyses) for a few kommuner → site."""
+    import shutil
+
+    from boso.cli import main
+
+    root = tmp_path_factory.mktemp("pipeline")
+    for sub in ("data/raw", "data/processed", "reports"):
+        (root / sub).mkdir(parents=True)
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BOSO_HOME", str(root))
+        for argv in (
+            ["snapshot", "import", str(snapshot_dir)],
+            ["build"],
+            ["reports", "--kommune", *PIPELINE_KOMMUNER],
+            ["site", "--renderer", "nbconvert"],
+        ):
+            assert main(argv) == 0, f"boso {' '.join(argv)} failed"
+    return root

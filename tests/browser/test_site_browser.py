@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,25 +106,6 @@ class BuiltSite:
     shots: str
 
 
-def build_pipeline_site(root: Path, snapshot: Path) -> Path:
-    """The main job for one kommune in an isolated project; returns its ``_site``."""
-    from boso.cli import main
-
-    for sub in ("data/raw", "data/processed", "reports"):
-        (root / sub).mkdir(parents=True)
-    shutil.copytree(REPO / "notebooks", root / "notebooks")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BOSO_HOME", str(root))
-        for argv in (
-            ["snapshot", "import", str(snapshot)],
-            ["build"],
-            ["reports", "--kommune", "3203", "--jobs", "1"],
-            ["site", "--renderer", "nbconvert"],
-        ):
-            assert main(argv) == 0, f"boso {' '.join(argv)} failed"
-    return root / "_site"
-
-
 @pytest.fixture(scope="module", params=["fixture", "pipeline", "checkout"])
 def built_site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, snapshot_dir: Path
@@ -145,7 +125,7 @@ def built_site(
         site.build_site(inputs, out, renderer="nbconvert", jobs=1)
         root = out
     elif request.param == "pipeline":
-        root = build_pipeline_site(tmp_path_factory.mktemp("pipeline"), snapshot_dir)
+        root = request.getfixturevalue("pipeline_project") / "_site"
     else:
         root = paths().site
         if not (root / site.MANIFEST_NAME).is_file():

@@ -1,19 +1,21 @@
-"""Execute every analysis notebook on the snapshot for two kommuner and check the figures.
+"""Every analysis notebook, executed by `boso reports` on the snapshot for two kommuner.
 
 Asker (3203) was merged in 2020 (Asker + Røyken + Hurum) and has a (synthetic) dwelling
-register; Bærum (3201) was not merged and has none. The data layer runs on the offline snapshot
-into an isolated project root; every figure output must carry data, and the numbers drawn must
-be the ones ``boso.processed.load_indicator`` returns.
+register; Bærum (3201) was not merged and has none. The session's ``pipeline_project`` runs the
+offline main job into an isolated project root; every figure output must carry data, and the
+numbers drawn must be the ones ``boso.processed.load_indicator`` returns.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from boso.kommune import slug
 
 pytestmark = pytest.mark.e2e
 
@@ -23,50 +25,24 @@ KOMMUNER = ["3203", "3201"]
 
 
 @pytest.fixture(scope="module")
-def built(snapshot_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    try:
-        from boso import build, raw
-    except ImportError as exc:  # the data layer is written in parallel
-        pytest.skip(f"boso.build is not importable yet: {exc}")
-    root = tmp_path_factory.mktemp("project")
-    previous = os.environ.get("BOSO_HOME")
-    # The kernels papermill starts inherit this environment.
-    os.environ["BOSO_HOME"] = str(root)
-    try:
-        store = raw.RawStore(root / "data" / "raw")
-        imported = raw.import_snapshot(snapshot_dir, store)
-        (root / "data" / "processed").mkdir(parents=True)
-        build.build(store, root / "data" / "processed")
-        try:
-            from boso.register import import_snapshot_registers
-        except ImportError:
-            pass
-        else:
-            import_snapshot_registers(imported, root / "data" / "processed")
-        yield root
-    finally:
-        if previous is None:
-            os.environ.pop("BOSO_HOME", None)
-        else:
-            os.environ["BOSO_HOME"] = previous
+def built(pipeline_project: Path):
+    """The session's pipeline project; its processed tables are what the reports read."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BOSO_HOME", str(pipeline_project))
+        yield pipeline_project
 
 
 @pytest.fixture(scope="module")
 def executed(built: Path) -> dict[tuple[str, str], dict]:
-    papermill = pytest.importorskip("papermill")
-    out_dir = built / "reports"
-    out_dir.mkdir(exist_ok=True)
+    """The reports `boso reports` executed with papermill for the test kommuner."""
+    registry = pd.read_parquet(built / "data" / "processed" / "core_klass__kommuner.parquet")
+    names = dict(zip(registry["kommunenummer"], registry["kommunenavn"], strict=True))
     results = {}
     for kommune in KOMMUNER:
+        folder = built / "reports" / f"{kommune}-{slug(names[kommune])}"
         for name in NOTEBOOKS:
-            target = out_dir / f"{kommune}-{name}.ipynb"
-            papermill.execute_notebook(
-                str(REPO / "notebooks" / f"{name}.ipynb"),
-                str(target),
-                parameters={"kommunenummer": kommune},
-                progress_bar=False,
-                cwd=str(built),
-            )
+            target = folder / f"{name}.ipynb"
+            assert target.is_file(), f"missing report {target}"
             results[(kommune, name)] = json.loads(target.read_text("utf-8"))
     return results
 

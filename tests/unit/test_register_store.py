@@ -22,11 +22,7 @@ from boso.register import (
     read_register,
     register_map,
 )
-
-try:
-    from privacy_scan import find_identifiers, snapshot_identifiers
-except ImportError:  # tests/unit collected as a package
-    from .privacy_scan import find_identifiers, snapshot_identifiers
+from privacy_scan import find_identifiers, snapshot_identifiers  # tests/privacy_scan.py
 
 HOLMESTRAND = "holmestrand_3903_boligoversikt_SYNTETISK.xlsx"
 ASKER = "asker_3203_kommunale_boliger_SYNTETISK.csv"

@@ -62,15 +62,36 @@ def find_identifiers(
         The hits, empty when the outputs are clean.
     """
     patterns = {ident: _pattern(ident) for ident in {i.strip() for i in identifiers} if ident}
+    # A word-set prefilter keeps the scan linear in the output size: the precise pattern only
+    # runs on texts that contain every word of an identifier.
+    needs = {ident: _needed_words(ident) for ident in patterns}
     hits = []
     for path in _files(paths):
         found = set()
         for text in _texts(path):
+            words = set(_WORD.findall(text))
+            lowered = {w.lower() for w in words} if any("@" in i for i in patterns) else set()
             for ident, pattern in patterns.items():
-                if ident not in found and pattern.search(text):
+                if ident in found:
+                    continue
+                pool = lowered if "@" in ident else words
+                if all(any(w in pool for w in options) for options in needs[ident]) and (
+                    pattern.search(text)
+                ):
                     found.add(ident)
         hits.extend((path, ident) for ident in sorted(found))
     return hits
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _needed_words(identifier: str) -> list[tuple[str, ...]]:
+    """Words that must all occur in a text for ``identifier`` to occur (alternatives per slot)."""
+    if re.fullmatch(r"\d{11}", identifier):
+        return [(identifier, identifier[:6])]
+    words = _WORD.findall(identifier.lower() if "@" in identifier else identifier)
+    return [(w,) for w in words]
 
 
 def snapshot_identifiers(snapshot_dir: str | Path, *, name_parts: bool = False) -> list[str]:
