@@ -31,8 +31,11 @@ endif
 reports: data
 	$(BIN)/boso reports $(KOMMUNER) $(if $(JOBS),--jobs $(JOBS))
 
-site: reports
-	$(BIN)/boso site
+# A failed report must not keep the others off the site: build the site anyway, then exit with
+# the runner's status so the failure is not hidden.
+site: data
+	@status=0; $(BIN)/boso reports $(KOMMUNER) $(if $(JOBS),--jobs $(JOBS)) || status=$$?; \
+	$(BIN)/boso site && exit $$status
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check lib tests bench notebooks

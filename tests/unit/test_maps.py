@@ -15,6 +15,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, box
 
+import boso
 from boso import figures, maps
 from boso.errors import DataError
 
@@ -193,6 +194,8 @@ def test_show_register_draws_map_and_tables(
         ("Død tid etter boligtype (dager)", fake.vacancy(r).by_type),
     ]
     monkeypatch.setitem(sys.modules, "boso.register", fake)
+    # `from boso import register` reads the package attribute once the real module is loaded.
+    monkeypatch.setattr(boso, "register", fake, raising=False)
     monkeypatch.setattr(maps, "_register_context", lambda knr: (None, None))
     assert maps.show_register("3203", write_geo(tmp_path / "g.parquet")) is True
     assert calls["boundary"].equals(SQUARES["3203"][1])
