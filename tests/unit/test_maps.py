@@ -160,6 +160,7 @@ def test_show_register_without_register_shows_notice(monkeypatch: pytest.MonkeyP
     fake = types.ModuleType("boso.register")
     fake.load_register = lambda knr: None
     monkeypatch.setitem(sys.modules, "boso.register", fake)
+    monkeypatch.setattr(boso, "register", fake, raising=False)
     assert maps.show_register("3201") is False
     assert len(shown) == 1 and "ikke lastet inn" in shown[0].sentence
 
