@@ -435,22 +435,37 @@ class Table:
     finding: str = ""
 
 
-def show(*items: Chart | Table | Sequence[Chart | Table] | None) -> None:
-    """Display charts/tables with their findings; an empty chart becomes a short notice."""
+def _flatten(items: Sequence[Any]) -> list[Chart | Table]:
+    flat: list[Chart | Table] = []
     for item in items:
-        if item is None:
-            continue
         if isinstance(item, list | tuple):
-            show(*item)
-            continue
+            flat.extend(_flatten(item))
+        elif item is not None:
+            flat.append(item)
+    return flat
+
+
+def show(*items: Chart | Table | Sequence[Chart | Table] | None) -> None:
+    """Display charts/tables with their findings; an empty chart becomes a short notice.
+
+    Two views of the same numbers (a line chart and a bar chart of the latest year) often share
+    their finding: it is shown once.
+    """
+    said: set[str] = set()
+    for item in _flatten(items):
+        if item.finding and item.finding not in said:
+            said.add(item.finding)
+            finding = item.finding
+        else:
+            finding = ""
         if isinstance(item, Table):
-            show_text(item.finding)
+            show_text(finding)
             show_table(item.df, item.caption, item.sources, item.synthetic, item.title)
             continue
         if item.empty:
-            show_text(item.finding or f"Ingen tall å vise for «{item.title}».")
+            show_text(finding or f"Ingen tall å vise for «{item.title}».")
             continue
-        show_text(item.finding)
+        show_text(finding)
         show_figure(
             item.fig,
             data=item.data,

@@ -292,3 +292,14 @@ def test_barometer_table_has_finding_and_note() -> None:
     assert table.df["Mot landet"].tolist() == ["▼ under landet", "≈ om lag som landet"]
     assert table.finding.startswith("Siste år med tall for Asker:")
     assert "under landet" in table.finding and "innenfor ±5 %" in table.caption
+
+
+def test_show_states_a_shared_finding_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    data = _frame()
+    line, bars = figures.lines(data), figures.latest_bars(data)
+    assert line.finding and line.finding == bars.finding
+    figures.show(line, bars)
+    kinds = [type(o).__name__ for o in shown]
+    assert kinds == ["TextOutput", "FigureOutput", "FigureOutput"]
