@@ -299,9 +299,18 @@ def _structure_year(ctx: BuildContext, codes: set[str]) -> int:
     return best
 
 
-def _ssb_levels(indicator: Indicator, selected: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """SSB's own aggregate rows by level (fylke codes normalised to two digits, landet '0')."""
+def _ssb_levels(ctx: BuildContext, selected: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """SSB's own aggregate rows by level (fylke codes normalised to two digits, landet '0').
+
+    Only today's fylker and KOSTRA groups are kept: a row for Viken (30) or Hordaland (12)
+    describes a region that no longer exists and has no place in a comparison.
+    """
     kinds = classify_regions(selected["region"])
+    current = {
+        "fylke": set(ctx.registry["fylkesnummer"]),
+        "kostragruppe": set(ctx.registry["kostragruppe"].dropna()),
+        "landet": {"0"},
+    }
     out: dict[str, pd.DataFrame] = {}
     for level in LEVELS:
         rows = selected.loc[(kinds == level) & (selected["status"] != ".")].copy()
@@ -309,6 +318,7 @@ def _ssb_levels(indicator: Indicator, selected: pd.DataFrame) -> dict[str, pd.Da
             rows["region"] = rows["region"].str[-2:]
         elif level == "landet":
             rows["region"] = "0"
+        rows = rows.loc[rows["region"].isin(current[level])]
         rows["harmonisering"] = "ssb"
         out[level] = rows
     return out
@@ -380,7 +390,7 @@ def compute_indicator(ctx: BuildContext, indicator: Indicator) -> pd.DataFrame:
         harmonised = _harmonise(ctx, indicator, selected)
         parts["kommune"] = harmonised.kommune
         computed = _levels(ctx, harmonised, keys)
-        ssb = _ssb_levels(indicator, selected)
+        ssb = _ssb_levels(ctx, selected)
         for level in LEVELS:
             parts[level] = _combine_levels(ssb[level], computed[level], keys, years)
     else:
@@ -449,7 +459,7 @@ def _compute_rate(
         published.loc[merged_rows, "status"] = ".."
         published.loc[merged_rows, "harmonisering"] = "ikke_beregnbar"
     parts["kommune"] = published
-    ssb = _ssb_levels(indicator, selected)
+    ssb = _ssb_levels(ctx, selected)
     years = set(selected["aar"])
     for level in LEVELS:
         computed = computed_level(level)

@@ -247,3 +247,14 @@ def test_broken_raw_file_stops_the_build_and_keeps_processed(
     assert "12210.json" in str(info.value)
     after = {p.name: p.read_bytes() for p in processed_dir.glob("*.parquet")}
     assert before == after
+
+
+def test_only_current_regions_are_published(built: Path) -> None:
+    root = built / "data" / "processed"
+    fylker = processed.load_indicator("kommunale_boliger", nivaa="fylke", root=root)
+    assert sorted(fylker["region"].unique()) == sorted(
+        ["03", "11", "15", "18", "31", "32", "33", "34", "39", "40", "42", "46", "50", "55", "56"]
+    )
+    assert not fylker["regionnavn"].str.startswith("Fylke ").any()
+    kommuner = processed.load_indicator("kommunale_boliger", nivaa="kommune", root=root)
+    assert kommuner["kommunenummer"].nunique() == 357
