@@ -22,7 +22,7 @@ import math
 import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -922,7 +922,15 @@ def by_dimension(df: pd.DataFrame, dim: str = "boligtype_navn") -> list[Chart]:
     meta = indicator_meta(_indicator_of(df), df)
     charts = []
     for name, part in df.groupby(dim, sort=True):
-        charts.append(lines(part, title=f"{meta.label}: {str(name).lower()}"))
+        # The finding must say which boligtype its numbers are for.
+        subject = replace(meta, label=f"{meta.label} ({str(name).lower()})")
+        charts.append(
+            lines(
+                part,
+                title=f"{meta.label}: {str(name).lower()}",
+                finding=_comparison_finding(part, subject),
+            )
+        )
     return charts
 
 

@@ -48,6 +48,8 @@ def fmt_value(value: float | None, unit: str = "") -> str:
     decimals = 0 if size >= 100 else 1 if size >= 1 or size == 0 else 2
     if unit == "prosent":
         return f"{fmt_number(value, decimals)} %"
+    if unit.startswith("kr"):  # "73 975 kr per m²" reads better than a bare number
+        return f"{fmt_number(value, decimals)} {unit}"
     return fmt_number(value, decimals)
 
 

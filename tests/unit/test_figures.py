@@ -29,6 +29,7 @@ def test_norwegian_number_formatting() -> None:
     assert text.fmt_value(12.34) == "12,3"
     assert text.fmt_value(0.123) == "0,12"
     assert text.fmt_value(25.0, "prosent") == "25,0 %"
+    assert text.fmt_value(73975.4, "kr per m²") == "73 975 kr per m²"
     assert text.fmt_percent(-1.25, signed=True) == "-1,2 %"
     assert text.fmt_percent(2.0, signed=True) == "+2,0 %"
 
@@ -303,3 +304,12 @@ def test_show_states_a_shared_finding_once(monkeypatch: pytest.MonkeyPatch) -> N
     figures.show(line, bars)
     kinds = [type(o).__name__ for o in shown]
     assert kinds == ["TextOutput", "FigureOutput", "FigureOutput"]
+
+
+def test_by_dimension_findings_name_the_dimension() -> None:
+    blokk = _frame().assign(boligtype_navn="Blokkleiligheter")
+    smahus = _frame().assign(boligtype_navn="Småhus", verdi=lambda d: d["verdi"] * 2)
+    charts = figures.by_dimension(pd.concat([blokk, smahus], ignore_index=True))
+    assert [c.title.split(": ")[-1] for c in charts] == ["blokkleiligheter", "småhus"]
+    assert "(blokkleiligheter) var 14,0 i Asker i 2022" in charts[0].finding
+    assert "(småhus) var 28,0 i Asker i 2022" in charts[1].finding
