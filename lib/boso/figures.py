@@ -615,6 +615,28 @@ def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] =
     return prov, caption
 
 
+def _chart(
+    fig: go.Figure,
+    data: pd.DataFrame,
+    title: str,
+    label: str,
+    notes: Sequence[str],
+    finding: str,
+) -> Chart:
+    """A :class:`Chart` whose caption and provenance come from the rows it draws."""
+    prov, caption = _provenance_parts(data, label, notes)
+    return Chart(
+        fig=fig,
+        data=data,
+        title=title,
+        caption=caption,
+        sources=prov.sources,
+        retrieved=prov.retrieved,
+        synthetic=prov.synthetic,
+        finding=finding,
+    )
+
+
 def _empty_chart(title: str, df: pd.DataFrame, message: str) -> Chart:
     return Chart(fig=go.Figure(), data=df, title=title, finding=message, empty=True)
 
@@ -675,16 +697,13 @@ def lines(
     notes = _shade_gaps(fig, df.loc[df["nivaa"] == "kommune"], value) if "nivaa" in df else []
     if empty_regions:
         notes.append(f"Ingen tall for {text.join_list(empty_regions)} i perioden.")
-    prov, caption = _provenance_parts(df, meta.label, notes)
-    return Chart(
-        fig=fig,
-        data=df,
-        title=title,
-        caption=caption,
-        sources=prov.sources,
-        retrieved=prov.retrieved,
-        synthetic=prov.synthetic,
-        finding=_comparison_finding(df, meta) if finding is None else finding,
+    return _chart(
+        fig,
+        df,
+        title,
+        meta.label,
+        notes,
+        _comparison_finding(df, meta) if finding is None else finding,
     )
 
 
@@ -775,17 +794,7 @@ def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = N
     )
     missing = [r for r in order if math.isnan(values[r])]
     notes = [f"Mangler for {text.join_list(missing)} i {year}."] if missing else []
-    prov, caption = _provenance_parts(rows, meta.label, notes)
-    return Chart(
-        fig=fig,
-        data=rows,
-        title=title,
-        caption=caption,
-        sources=prov.sources,
-        retrieved=prov.retrieved,
-        synthetic=prov.synthetic,
-        finding=_comparison_finding(df, meta),
-    )
+    return _chart(fig, rows, title, meta.label, notes, _comparison_finding(df, meta))
 
 
 def series_bars(
@@ -900,20 +909,10 @@ def dimension_lines(
                 by_status.setdefault(str(getattr(r, "status", "") or ".."), []).append(int(r.aar))
             notes.append(text.missing_note(by_status, str(name)))
     fig.update_layout(base_layout(title, meta.unit), barmode="stack" if bars else None)
-    prov, caption = _provenance_parts(kommune, meta.label, notes)
     finding = (
         f"{meta.label} i {place}, siste år med tall: {text.join_list(parts)}." if parts else ""
     )
-    return Chart(
-        fig=fig,
-        data=kommune,
-        title=title,
-        caption=caption,
-        sources=prov.sources,
-        retrieved=prov.retrieved,
-        synthetic=prov.synthetic,
-        finding=finding,
-    )
+    return _chart(fig, kommune, title, meta.label, notes, finding)
 
 
 def by_dimension(df: pd.DataFrame, dim: str = "boligtype_navn") -> list[Chart]:
