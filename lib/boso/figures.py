@@ -615,7 +615,7 @@ def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] =
     return prov, caption
 
 
-def _chart(
+def make_chart(
     fig: go.Figure,
     data: pd.DataFrame,
     title: str,
@@ -697,7 +697,7 @@ def lines(
     notes = _shade_gaps(fig, df.loc[df["nivaa"] == "kommune"], value) if "nivaa" in df else []
     if empty_regions:
         notes.append(f"Ingen tall for {text.join_list(empty_regions)} i perioden.")
-    return _chart(
+    return make_chart(
         fig,
         df,
         title,
@@ -794,7 +794,7 @@ def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = N
     )
     missing = [r for r in order if math.isnan(values[r])]
     notes = [f"Mangler for {text.join_list(missing)} i {year}."] if missing else []
-    return _chart(fig, rows, title, meta.label, notes, _comparison_finding(df, meta))
+    return make_chart(fig, rows, title, meta.label, notes, _comparison_finding(df, meta))
 
 
 def series_bars(
@@ -844,22 +844,9 @@ def series_bars(
     fig.update_layout(base_layout(title, ytitle), barmode="group")
     place = indicators.kommune_name(data) if "nivaa" in data else ""
     labels = [indicator_meta(_indicator_of(df), df).label for df in used.values()]
-    prov = indicators.provenance(data)
-    caption = make_caption(
-        [(k, text.join_list(labels)) for k in prov.sources], prov.retrieved, prov.updated, notes
-    )
     if finding is None:
         finding = f"{place} i {latest_year}: {text.join_list(parts)}." if parts else ""
-    return Chart(
-        fig=fig,
-        data=data,
-        title=title,
-        caption=caption,
-        sources=prov.sources,
-        retrieved=prov.retrieved,
-        synthetic=prov.synthetic,
-        finding=finding,
-    )
+    return make_chart(fig, data, title, text.join_list(labels), notes, finding)
 
 
 def dimension_lines(
@@ -912,7 +899,7 @@ def dimension_lines(
     finding = (
         f"{meta.label} i {place}, siste år med tall: {text.join_list(parts)}." if parts else ""
     )
-    return _chart(fig, kommune, title, meta.label, notes, finding)
+    return make_chart(fig, kommune, title, meta.label, notes, finding)
 
 
 def by_dimension(df: pd.DataFrame, dim: str = "boligtype_navn") -> list[Chart]:

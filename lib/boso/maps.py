@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from boso import figures, indicators, text
+from boso import figures, text
 from boso.errors import DataError
 
 GEO_TABLE = "core_geo__kommuner"
@@ -318,26 +318,13 @@ def fylke_map(
     data = data.loc[data["aar"] == year]
     values = data[["kommunenummer", "verdi", *(["status"] if "status" in data else [])]]
     fig = choropleth(values, area, kommunenummer, title, meta.unit, meta.unit)
-    prov = indicators.provenance(data)
     missing = area.loc[
         ~area["kommunenummer"].isin(data.loc[data["verdi"].notna(), "kommunenummer"]), "kommunenavn"
     ]
     notes = [f"Uten tall i {year}: {text.join_list(sorted(missing))}."] if len(missing) else []
     notes.append("Kartgrunnlag: Kartverket (kommunegrenser, forenklet).")
-    caption = figures.make_caption(
-        [(k, meta.label) for k in prov.sources], prov.retrieved, prov.updated, notes
-    )
     finding = _map_finding(data, kommunenummer, year, meta)
-    return figures.Chart(
-        fig=fig,
-        data=data,
-        title=title,
-        caption=caption,
-        sources=prov.sources,
-        retrieved=prov.retrieved,
-        synthetic=prov.synthetic,
-        finding=finding,
-    )
+    return figures.make_chart(fig, data, title, meta.label, notes, finding)
 
 
 def _map_finding(data: pd.DataFrame, kommunenummer: str, year: int, meta: figures.Meta) -> str:
