@@ -8,7 +8,7 @@ DataFrames), which keeps them easy to test.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 # SSB symbols and what they mean, in bokmål (shown in hover text and notes).
 STATUS_LABELS = {
@@ -135,13 +135,7 @@ def growth_sentence(
         text = f"{subject} i {place} {verb} fra {a} i {first_year} til {b} i {last_year}"
     if growth is not None and not math.isnan(growth):
         text += f", i snitt {fmt_percent(growth, signed=growth < 0)} per år"
-        others = [
-            f"{fmt_percent(g, signed=g < 0)} {in_region(name)}"
-            for name, g in (comparisons or {}).items()
-            if g is not None and not math.isnan(g)
-        ]
-        if others:
-            text += f", mot {join_list(others)}"
+        text += _against(comparisons, lambda g: fmt_percent(g, signed=g < 0))
     return text + "."
 
 
@@ -162,14 +156,18 @@ def level_sentence(
     if value is None or math.isnan(value):
         return f"{label} for {place} mangler for {year}."
     text = f"{label} var {fmt_value(value, unit)} i {place} i {year}"
+    text += _against(comparisons, lambda v: fmt_value(v, unit))
+    return text + "."
+
+
+def _against(comparisons: Mapping[str, float | None] | None, fmt: Callable[[float], str]) -> str:
+    """``", mot 1,2 % i KOSTRA-gruppe 12 og 0,9 % i landet"`` (empty without numbers)."""
     others = [
-        f"{fmt_value(v, unit)} {in_region(name)}"
+        f"{fmt(v)} {in_region(name)}"
         for name, v in (comparisons or {}).items()
         if v is not None and not math.isnan(v)
     ]
-    if others:
-        text += f", mot {join_list(others)}"
-    return text + "."
+    return f", mot {join_list(others)}" if others else ""
 
 
 def trend_sentence(
