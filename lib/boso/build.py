@@ -149,6 +149,8 @@ class BuildContext:
     tables: dict[tuple[str, str, str], SourceTable] = field(default_factory=dict)
     results: dict[str, pd.DataFrame] = field(default_factory=dict)
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Intermediate sums (implied denominators, weighted numerators) by level, computed once.
+    derived: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
 
     @property
     def current(self) -> set[str]:
@@ -510,6 +512,8 @@ def _implied_denominator(
     """
     if selected is None or not indicator.numerator:
         return None
+    if f"{indicator.id}__nevner" in ctx.derived:
+        return ctx.derived[f"{indicator.id}__nevner"][level]
     numerator = load_catalog()[indicator.numerator]
     if not numerator.published or numerator.table != indicator.table:
         return None
@@ -521,10 +525,7 @@ def _implied_denominator(
         verdi=(joined["verdi_num"] / joined["verdi"] * indicator.scale).where(usable),
         status=np.where(usable, "", np.where(joined["status"] == ".", ".", "..")),
     )
-    harmonised = _harmonise(ctx, _as_count(indicator, "nevner"), implied)
-    if level == "kommune":
-        return harmonised.kommune
-    return _levels(ctx, harmonised, keys)[level]
+    return _all_levels(ctx, _as_count(indicator, "nevner"), implied, keys)[level]
 
 
 def _weighted(
@@ -536,6 +537,9 @@ def _weighted(
     level: str,
 ) -> pd.DataFrame:
     """A mean weighted by a count (e.g. price per m² weighted by number of sales)."""
+    denominator = weight_parts.loc[weight_parts["nivaa"] == level]
+    if f"{indicator.id}__vektet" in ctx.derived:
+        return _ratio(ctx.derived[f"{indicator.id}__vektet"][level], denominator, keys, 1.0, 0)
     weight_indicator = load_catalog()[indicator.weight]
     weights = _select(weight_indicator, ctx.table(weight_indicator))
     index = ["region", "aar", *keys]
@@ -545,13 +549,18 @@ def _weighted(
         status=np.where(joined["status"] != "", joined["status"], joined["status_w"].fillna("..")),
     )[[*index, "verdi", "status"]]
     product.loc[product["verdi"].isna() & (product["status"] == ""), "status"] = ".."
-    harmonised = _harmonise(ctx, _as_count(indicator, "vektet"), product)
-    levels = (
-        {"kommune": harmonised.kommune} if level == "kommune" else _levels(ctx, harmonised, keys)
-    )
-    numerator = levels[level]
-    denominator = weight_parts.loc[weight_parts["nivaa"] == level]
+    numerator = _all_levels(ctx, _as_count(indicator, "vektet"), product, keys)[level]
     return _ratio(numerator, denominator, keys, 1.0, 0)
+
+
+def _all_levels(
+    ctx: BuildContext, stand_in: Indicator, rows: pd.DataFrame, keys: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Harmonise an intermediate count once and keep every level in ``ctx.derived``."""
+    harmonised = _harmonise(ctx, stand_in, rows)
+    levels = {"kommune": harmonised.kommune, **_levels(ctx, harmonised, keys)}
+    ctx.derived[stand_in.id] = levels
+    return levels
 
 
 def _provenance(ctx: BuildContext, indicator: Indicator) -> dict[str, Any]:
