@@ -12,7 +12,7 @@ ONLINE   ?=
 KOMMUNER ?= --all
 JOBS     ?=
 
-.PHONY: site data reports test lint browser-deps lab bench clean-site
+.PHONY: site data reports test lint browser-deps lab bench reliability clean-site
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,8 @@ site: data
 	$(BIN)/boso site && exit $$status
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check lib tests bench notebooks
-	$(BIN)/ruff format --check lib tests bench notebooks
+	$(BIN)/ruff check lib tests bench notebooks tools
+	$(BIN)/ruff format --check lib tests bench notebooks tools
 
 # Debian's chromium for the browser tests (root on the CI and developer machines).
 browser-deps:
@@ -61,3 +61,7 @@ bench: $(BIN)/.installed
 
 clean-site:
 	rm -rf _site site_src
+
+# The robustness suite, counted per family into RELIABILITY.md.
+reliability: $(BIN)/.installed
+	BOSO_SNAPSHOT=$(abspath $(SNAPSHOT)) $(BIN)/python tools/reliability_report.py
