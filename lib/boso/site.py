@@ -25,8 +25,10 @@ tests can build a site from hand-made notebooks and a fake registry.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -781,8 +783,12 @@ def _layout_html(env: Any, page: Page | ReportPage, content: str, built: str, **
     )
 
 
-def render_report(page: ReportPage, built: str) -> str:
-    """The full HTML of one report page (nbconvert body inside the shared layout)."""
+def report_content(page: ReportPage) -> str:
+    """The content of one report page: analysis links and the nbconvert body (both renderers).
+
+    Raises:
+        DataError: The notebook cannot be read.
+    """
     import nbformat
     from nbformat.v4.rwbase import rejoin_lines
 
@@ -802,13 +808,18 @@ def render_report(page: ReportPage, built: str) -> str:
     except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError) as exc:
         raise DataError(f"{page.source}: kan ikke lese notatboken ({exc})") from exc
     body, _ = exporter.from_notebook_node(nb)
-    content = env.get_template("content_report.html.j2").render(
+    return env.get_template("content_report.html.j2").render(
         kommune={"kommunenavn": page.kommunenavn, "fylkesnavn": page.fylkesnavn},
         report={"analysis": page.analysis},
         siblings=page.siblings,
         body=body,
     )
-    return _layout_html(env, page, content, built, needs_plotly=True)
+
+
+def render_report(page: ReportPage, built: str) -> str:
+    """The full HTML of one report page (nbconvert body inside the shared layout)."""
+    content = report_content(page)
+    return _layout_html(_WORKER["env"], page, content, built, needs_plotly=True)
 
 
 def _convert_batch(batch: list[tuple[ReportPage, str, str]]) -> list[tuple[str, int]]:
@@ -880,6 +891,19 @@ def render_nbconvert(
 
 # --------------------------------------------------------------------------------------------
 # Quarto renderer
+#
+# Every page, the reports included, reaches Quarto as a ``.qmd``: YAML front matter, then the
+# fallback's breadcrumb trail, the synthetic-data banner (a fenced Div), the page content and
+# the footer. The content is a raw HTML block; for a report it is the nbconvert body the
+# fallback shows. No ``.ipynb`` goes to Quarto: it adds require.js and jQuery from a CDN to
+# every notebook with HTML outputs, with no option to turn that off (docs/site-quarto.md).
+
+QUARTO_STATE_NAME = ".boso-quarto.json"
+QUARTO_TITLE_PARTIAL = "_partials/title-block.html"
+# Above this share of stale pages one `quarto render` of the whole project is cheaper than one
+# call per page (each call pays Quarto's start-up and project scan).
+QUARTO_INCREMENTAL_SHARE = 0.25
+_QUARTO_STATE_VERSION = 1
 
 
 def default_quarto_config() -> str:
@@ -896,107 +920,491 @@ website:
     search: true
     left:
 {nav}
+  search:
+    location: navbar
+    type: textbox
 lang: nb
 execute:
   enabled: false
-  echo: false
 format:
   html:
     css: assets/boso.css
     html-math-method: plain
     toc: false
+    html-table-processing: none
+    template-partials:
+      - {QUARTO_TITLE_PARTIAL}
+    embed-resources: false
 """
 
 
-def _qmd(page: Page) -> str:
-    root = page.root
-    header = [f"pagetitle: {json.dumps(page.title, ensure_ascii=False)}"]
-    if page.needs_filter:
-        header.append(
-            f"include-after-body:\n  text: '<script src=\"{root}assets/boso.js\"></script>'"
+def _md_text(text: str) -> str:
+    """``text`` as literal Markdown inline text: every ASCII punctuation mark escaped."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
+def _yaml_string(text: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _raw_html(html: str) -> str:
+    """A raw HTML block whose fence no backtick run inside ``html`` can close."""
+    longest = max((len(run) for run in re.findall(r"`+", html)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{{=html}}\n{html.strip(chr(10))}\n{fence}\n"
+
+
+_PIECES: dict[str, Any] = {}
+
+
+def _page_pieces() -> Any:
+    """The macros of ``_page.html.j2`` (breadcrumbs, banner, footer) shared with the layout."""
+    if "module" not in _PIECES:
+        _PIECES["module"] = _jinja_env().get_template("_page.html.j2").module
+    return _PIECES["module"]
+
+
+def quarto_page(
+    *,
+    title: str,
+    path: str,
+    kind: str,
+    active: str,
+    breadcrumbs: Sequence[Mapping[str, str]],
+    synthetic: bool,
+    content: str,
+    built: str,
+    plotly: bool = False,
+    filter_script: bool = False,
+) -> str:
+    """One Quarto page source with the fallback layout's pieces around ``content``.
+
+    Args:
+        title: The page title (YAML ``title``; the visible ``<h1>`` is in ``content``).
+        path: The page's path in the site, e.g. ``kommuner/3203-asker/startlan.html``.
+        kind: Page kind (body class ``boso-<kind>`` as in the fallback).
+        active: The navbar entry the page belongs to (body class ``boso-nav-<active>``).
+        breadcrumbs: ``{"text", "href"}`` items, hrefs relative to the site root.
+        synthetic: Show the synthetic-data banner.
+        content: The page content (HTML).
+        built: Build time shown in the footer.
+        plotly: Load the shared ``assets/plotly.min.js`` in the page head.
+        filter_script: Load ``assets/boso.js`` (kommune filter) at the end of the body.
+
+    Returns:
+        The ``.qmd`` text.
+    """
+    root = "../" * path.count("/")
+    pieces = _page_pieces()
+    classes = f"boso-page boso-{kind}" + (f" boso-nav-{active}" if active else "")
+    meta = [f"title: {_yaml_string(_md_text(title))}", f"body-classes: {_yaml_string(classes)}"]
+    if plotly:
+        script = f'<script src="{root}assets/plotly.min.js"></script>'
+        meta.append(f"include-in-header:\n  text: {_yaml_string(script)}")
+    if filter_script:
+        script = f'<script src="{root}assets/boso.js"></script>'
+        meta.append(f"include-after-body:\n  text: {_yaml_string(script)}")
+    blocks = []
+    if breadcrumbs:
+        blocks.append(_raw_html(str(pieces.breadcrumbs(breadcrumbs, root))))
+    if synthetic:
+        blocks.append(
+            '::: {.boso-synthetic .boso-synthetic-banner role="note"}\n'
+            f"**{_md_text(SYNTHETIC_NOTICE)}.** {_md_text(SYNTHETIC_DETAIL)}\n:::\n"
         )
-    banner = ""
-    if page.synthetic:
-        banner = (
-            f'<div class="boso-synthetic boso-synthetic-banner" role="note"><strong>'
-            f"{SYNTHETIC_NOTICE}.</strong> {SYNTHETIC_DETAIL}</div>\n"
-        )
-    front = "---\n" + "\n".join(header) + "\n---\n\n"
-    return f"{front}```{{=html}}\n{banner}{page.content}\n```\n"
+    blocks.append(_raw_html(content))
+    blocks.append(_raw_html(str(pieces.footer(SITE_TITLE, built, root))))
+    return "---\n" + "\n".join(meta) + "\n---\n\n" + "\n".join(blocks)
+
+
+def _qmd(page: Page, built: str = "") -> str:
+    return quarto_page(
+        title=page.title,
+        path=page.path,
+        kind=page.kind,
+        active=page.active,
+        breadcrumbs=page.breadcrumbs,
+        synthetic=page.synthetic,
+        content=page.content,
+        built=built,
+        filter_script=page.needs_filter,
+    )
+
+
+def quarto_report_page(page: ReportPage, built: str) -> str:
+    """The ``.qmd`` of one report page: the fallback's report content as raw HTML.
+
+    Raises:
+        DataError: The notebook cannot be read.
+    """
+    return quarto_page(
+        title=page.title,
+        path=page.path,
+        kind="report",
+        active="kommuner",
+        breadcrumbs=page.breadcrumbs,
+        synthetic=page.synthetic,
+        content=report_content(page),
+        built=built,
+        plotly=True,
+    )
 
 
 def quarto_report_notebook(page: ReportPage) -> dict[str, Any]:
-    """A report notebook prepared for Quarto: front matter, banner, no plotly JSON.
+    """A report notebook prepared for rendering with Quarto as ``.ipynb`` (not used by the site).
 
-    Quarto would pick the plotly mimetype and inline plotly.js (≈ 4.8 MB) into every page;
-    without it Quarto uses the ``text/html`` output that draws with the shared plotly.min.js.
+    The site hands Quarto :func:`quarto_report_page` instead: Quarto adds require.js and jQuery
+    from a CDN to any notebook with HTML outputs. The added cells keep their source as a list
+    of lines ending in ``\\n``; Quarto joins a plain string into one line. The plotly JSON is
+    dropped, or Quarto would inline plotly.js (≈ 4.8 MB) into the page.
     """
     nb = json.loads(page.source.read_text("utf-8"))
     for cell in nb.get("cells", []):
         for output in cell.get("outputs") or ():
             (output.get("data") or {}).pop(PLOTLY_MIME, None)
     root = "../" * page.path.count("/")
+    script = f'<script src="{root}assets/plotly.min.js"></script>'
     front = (
         "---\n"
-        f"title: {json.dumps(page.title, ensure_ascii=False)}\n"
-        "include-in-header:\n"
-        f"  text: '<script src=\"{root}assets/plotly.min.js\"></script>'\n"
+        f"title: {_yaml_string(_md_text(page.title))}\n"
+        f"include-in-header:\n  text: {_yaml_string(script)}\n"
         "---\n"
     )
-    cells = [{"cell_type": "raw", "id": "boso-front-matter", "metadata": {}, "source": front}]
+    cells = [
+        {
+            "cell_type": "raw",
+            "id": "boso-front-matter",
+            "metadata": {},
+            "source": front.splitlines(keepends=True),
+        }
+    ]
     if page.synthetic:
+        banner = (
+            '::: {.boso-synthetic .boso-synthetic-banner role="note"}\n'
+            f"**{_md_text(SYNTHETIC_NOTICE)}.** {_md_text(SYNTHETIC_DETAIL)}\n:::\n"
+        )
         cells.append(
             {
                 "cell_type": "markdown",
                 "id": "boso-synthetic-notice",
                 "metadata": {},
-                "source": (
-                    f"::: {{.boso-synthetic .boso-synthetic-banner}}\n**{SYNTHETIC_NOTICE}.** "
-                    f"{SYNTHETIC_DETAIL}\n:::\n"
-                ),
+                "source": banner.splitlines(keepends=True),
             }
         )
     nb["cells"] = cells + nb.get("cells", [])
     return nb
 
 
-def write_quarto_sources(model: SiteModel, src_dir: Path, quarto_config: Path | None) -> None:
-    """Generate the page sources Quarto renders (``site_src/``), replacing earlier ones."""
-    if src_dir.exists():
-        shutil.rmtree(src_dir)
-    src_dir.mkdir(parents=True)
-    config = (
-        quarto_config.read_text("utf-8")
-        if quarto_config and quarto_config.is_file()
-        else default_quarto_config()
-    )
-    (src_dir / "_quarto.yml").write_text(config, "utf-8")
+def quarto_source_path(page_path: str) -> str:
+    """The source of a site page: ``kommuner/x/startlan.html`` -> ``kommuner/x/startlan.qmd``."""
+    return page_path.removesuffix(".html") + ".qmd"
+
+
+def _digest(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _page_key(page: Page) -> str:
+    return _digest(json.dumps(dataclasses.asdict(page), sort_keys=True, ensure_ascii=False))
+
+
+def _report_key(page: ReportPage) -> str:
+    fields = json.dumps(dataclasses.asdict(page), sort_keys=True, ensure_ascii=False, default=str)
+    try:
+        notebook = page.source.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{page.source}: kan ikke lese notatboken ({exc})") from exc
+    return _digest(fields, notebook)
+
+
+def _quarto_global_key(config: str) -> str:
+    """What every page depends on: the config, this module, templates, assets, converters."""
+    import nbconvert
+    import plotly
+
+    parts: list[str | bytes] = [
+        str(_QUARTO_STATE_VERSION),
+        config,
+        Path(__file__).read_bytes(),
+        plotly.__version__,
+        nbconvert.__version__,
+    ]
+    for folder in (TEMPLATES, ASSETS):
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                parts += [path.name, path.read_bytes()]
+    return _digest(*parts)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
+def _quarto_output_dir(src_dir: Path, config: str, where: str) -> Path:
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(config) or {}
+        output = (parsed.get("project") or {}).get("output-dir") or "_site"
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise BosoError(f"{where}: ikke gyldig YAML ({exc.__class__.__name__})") from exc
+    return src_dir / str(output)
+
+
+@dataclass
+class QuartoPlan:
+    """What :func:`write_quarto_sources` wrote and what Quarto must (re)render.
+
+    Attributes:
+        src_dir: The Quarto project (``site_src/``).
+        output_dir: Quarto's ``output-dir`` inside it, kept between runs.
+        sources: Every page source (relative path) with the hash of its inputs.
+        written: Sources written in this run (inputs changed or file missing).
+        removed: Sources deleted because their page is gone.
+        render: Sources whose rendered page is missing or older than their inputs.
+        full: Render the whole project in one call instead of page by page.
+        state: The record kept in ``site_src/.boso-quarto.json``.
+    """
+
+    src_dir: Path
+    output_dir: Path
+    sources: dict[str, str]
+    written: list[str]
+    removed: list[str]
+    render: list[str]
+    full: bool
+    state: dict[str, Any]
+
+    def save(self) -> None:
+        _write_atomic(
+            self.src_dir / QUARTO_STATE_NAME, json.dumps(self.state, ensure_ascii=False, indent=1)
+        )
+
+
+def _write_report_sources(batch: list[tuple[ReportPage, str, str]]) -> list[str]:
+    for page, target, built in batch:
+        _write_atomic(Path(target), quarto_report_page(page, built))
+    return [page.path for page, _, _ in batch]
+
+
+def write_quarto_sources(
+    model: SiteModel,
+    src_dir: Path,
+    quarto_config: Path | None,
+    *,
+    built: str = "",
+    jobs: int | None = None,
+) -> QuartoPlan:
+    """Write the page sources Quarto renders (``site_src/``), only those whose inputs changed.
+
+    A page's inputs are hashed (a report: its notebook and its place in the site; the build
+    time is not part of it, so an unchanged page keeps the footer date of its last render).
+    When the config, this module, a template or an asset changes, every page is rewritten.
+    Sources of pages that no longer exist are deleted with their rendered page.
+
+    Args:
+        model: The site (see :func:`build_model`).
+        src_dir: The Quarto project directory.
+        quarto_config: The project's ``_quarto.yml`` (default: :func:`default_quarto_config`).
+        built: Build time for the footers of the pages written now.
+        jobs: Worker processes for converting reports.
+
+    Returns:
+        The plan for :func:`render_quarto`.
+
+    Raises:
+        DataError: A report notebook cannot be read.
+        BosoError: The config is not valid YAML.
+    """
+    src_dir = Path(src_dir)
+    src_dir.mkdir(parents=True, exist_ok=True)
+    if quarto_config and quarto_config.is_file():
+        config, where = quarto_config.read_text("utf-8"), str(quarto_config)
+    else:
+        config, where = default_quarto_config(), "_quarto.yml"
+    output_dir = _quarto_output_dir(src_dir, config, where)
+    global_key = _quarto_global_key(config)
+    state: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        state = json.loads((src_dir / QUARTO_STATE_NAME).read_text("utf-8"))
+    if not isinstance(state, dict) or state.get("global") != global_key:
+        state = {}
+    known: dict[str, str] = state.get("sources") or {}
+    rendered: dict[str, str] = state.get("rendered") or {}
+
+    _write_atomic(src_dir / "_quarto.yml", config)
+    partial = (TEMPLATES / "quarto-title-block.html").read_text("utf-8")
+    _write_atomic(src_dir / QUARTO_TITLE_PARTIAL, partial)
+    if not state or not (src_dir / "assets" / "plotly.min.js").is_file():
+        _copy_assets(src_dir / "assets")
+
+    sources: dict[str, str] = {}
+    written: list[str] = []
     for page in model.pages:
-        target = src_dir / (page.path.removesuffix(".html") + ".qmd")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(_qmd(page), "utf-8")
-    for page in model.reports:
-        target = src_dir / (page.path.removesuffix(".html") + ".ipynb")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(quarto_report_notebook(page), ensure_ascii=False), "utf-8")
-    _copy_assets(src_dir / "assets")
+        rel = quarto_source_path(page.path)
+        sources[rel] = _page_key(page)
+        if known.get(rel) != sources[rel] or not (src_dir / rel).is_file():
+            _write_atomic(src_dir / rel, _qmd(page, built))
+            written.append(rel)
+    tasks = []
+    for report in model.reports:
+        rel = quarto_source_path(report.path)
+        sources[rel] = _report_key(report)
+        if known.get(rel) != sources[rel] or not (src_dir / rel).is_file():
+            tasks.append((report, str(src_dir / rel), built))
+            written.append(rel)
+    _run_batches(_write_report_sources, tasks, jobs)
+
+    removed = []
+    for path in sorted([*src_dir.rglob("*.qmd"), *src_dir.rglob("*.ipynb")]):
+        rel_parts = path.relative_to(src_dir).parts
+        if path.is_relative_to(output_dir) or any(p.startswith(("_", ".")) for p in rel_parts):
+            continue
+        rel = "/".join(rel_parts)
+        if rel not in sources:
+            path.unlink()
+            (output_dir / rel).with_suffix(".html").unlink(missing_ok=True)
+            rendered.pop(rel, None)
+            removed.append(rel)
+
+    stale = [
+        rel
+        for rel, key in sources.items()
+        if rendered.get(rel) != key or not (output_dir / rel).with_suffix(".html").is_file()
+    ]
+    full = (
+        not rendered
+        or not output_dir.is_dir()
+        or len(stale) > QUARTO_INCREMENTAL_SHARE * max(1, len(sources))
+    )
+    state = {
+        "version": _QUARTO_STATE_VERSION,
+        "global": global_key,
+        "sources": sources,
+        "rendered": {rel: key for rel, key in rendered.items() if rel in sources},
+        "last_render": state.get("last_render"),
+    }
+    plan = QuartoPlan(src_dir, output_dir, sources, written, removed, stale, full, state)
+    plan.save()
+    return plan
 
 
-def render_quarto(src_dir: Path, out_dir: Path) -> None:
-    """Run ``quarto render`` on the generated sources into ``out_dir``."""
+def _run_batches(func: Any, tasks: list[Any], jobs: int | None) -> None:
+    """``func(batch)`` over ``tasks``: in this process when few, else in a process pool."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    if jobs == 1 or len(tasks) < 40:
+        if tasks:
+            func(tasks)
+        return
+    size = max(10, math.ceil(len(tasks) / (jobs * 8)))
+    batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(func, batches))
+
+
+def _quarto_executable() -> str:
     quarto = shutil.which("quarto")
     if not quarto:
         raise BosoError("quarto finnes ikke på PATH (bruk --renderer nbconvert)")
-    proc = subprocess.run(
-        [quarto, "render", str(src_dir), "--output-dir", str(out_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return quarto
+
+
+def _quarto_call(quarto: str, src_dir: Path, target: str | None) -> None:
+    args = [quarto, "render"] + ([str(src_dir / target)] if target else [str(src_dir)])
+    proc = subprocess.run(args, cwd=src_dir, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
         last = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise BosoError(f"quarto render feilet: {last}")
+        where = f" ({target})" if target else ""
+        raise BosoError(f"quarto render feilet{where}: {last}")
+
+
+def render_quarto(
+    src_dir: Path, out_dir: Path | None = None, plan: QuartoPlan | None = None
+) -> None:
+    """Run ``quarto render`` on the generated sources and copy the site into ``out_dir``.
+
+    Quarto renders into the project's ``output-dir`` inside ``src_dir``, which is kept between
+    runs: with a ``plan`` only the stale pages are rendered (``quarto render <file>`` each),
+    unless the plan asks for the whole project. Pages rendered successfully are recorded in the
+    plan's state, so a failed run re-renders only what is left.
+
+    Raises:
+        BosoError: Quarto is missing, fails, or leaves a page unrendered.
+    """
+    quarto = _quarto_executable()
+    src_dir = Path(src_dir)
+    if plan is None:
+        _quarto_call(quarto, src_dir, None)
+        output_dir = _quarto_output_dir(
+            src_dir, (src_dir / "_quarto.yml").read_text("utf-8"), str(src_dir / "_quarto.yml")
+        )
+    else:
+        output_dir = plan.output_dir
+        rendered = plan.state["rendered"]
+        start = time.perf_counter()
+        if plan.full:
+            rendered.clear()
+            plan.save()
+            _quarto_call(quarto, src_dir, None)
+            rendered.update(plan.sources)
+            count = len(plan.sources)
+        else:
+            count = 0
+            try:
+                for rel in plan.render:
+                    _quarto_call(quarto, src_dir, rel)
+                    rendered[rel] = plan.sources[rel]
+                    count += 1
+            finally:
+                plan.save()
+        seconds = time.perf_counter() - start
+        plan.state["last_render"] = {
+            "mode": "project" if plan.full else "pages",
+            "pages": count,
+            "seconds": round(seconds, 2),
+            "seconds_per_page": round(seconds / count, 3) if count else None,
+        }
+        missing = [
+            rel for rel in plan.sources if not (output_dir / rel).with_suffix(".html").is_file()
+        ]
+        for rel in missing:
+            rendered.pop(rel, None)
+        plan.save()
+        if missing:
+            raise BosoError(f"quarto render laget ikke {missing[0]} (og {len(missing) - 1} til)")
+    if out_dir is not None:
+        if not output_dir.is_dir():
+            raise BosoError(f"quarto render laget ikke {output_dir}")
+        shutil.copytree(output_dir, out_dir, dirs_exist_ok=True)
+
+
+def build_quarto(
+    model: SiteModel,
+    src_dir: Path,
+    out_dir: Path,
+    quarto_config: Path | None = None,
+    *,
+    built: str = "",
+    jobs: int | None = None,
+) -> dict[str, int]:
+    """Write the sources, render what changed with Quarto, copy the site into ``out_dir``.
+
+    Returns:
+        Bytes per HTML page of the site.
+    """
+    _quarto_executable()  # before converting any report
+    plan = write_quarto_sources(model, src_dir, quarto_config, built=built, jobs=jobs)
+    render_quarto(src_dir, out_dir, plan)
+    return {str(p.relative_to(out_dir)): p.stat().st_size for p in out_dir.rglob("*.html")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1066,11 +1474,9 @@ def build_site(
     try:
         if chosen == "quarto":
             src = source_dir or site_dir.parent / "site_src"
-            write_quarto_sources(model, src, inputs.quarto_config)
-            render_quarto(src, build_dir)
-            sizes = {
-                str(p.relative_to(build_dir)): p.stat().st_size for p in build_dir.rglob("*.html")
-            }
+            sizes = build_quarto(
+                model, src, build_dir, inputs.quarto_config, built=built, jobs=jobs
+            )
         else:
             sizes = render_nbconvert(model, build_dir, built=built, jobs=jobs)
         seconds = time.perf_counter() - start
