@@ -8,22 +8,18 @@ without the snapshot. The browser checks live in tests/browser/.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
-import nbformat
 import pandas as pd
 import pytest
-import yaml
 
 from boso import site
-from boso.errors import BosoError, DataError
+from boso.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_REPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "site" / "reports"
@@ -382,101 +378,7 @@ def test_format_and_slug():
 
 
 # ---------------------------------------------------------------------------------------------
-# Quarto
-
-
-def test_quarto_config_matches_fallback_navigation():
-    config = yaml.safe_load((REPO / "_quarto.yml").read_text("utf-8"))
-    assert config["project"]["type"] == "website"
-    assert config["lang"] == "nb"
-    assert config["execute"]["enabled"] is False
-    assert config["website"]["navbar"]["search"] is True
-    nav = [(i["text"], i["href"]) for i in config["website"]["navbar"]["left"]]
-    assert nav == [(item.text, item.source) for item in site.NAV]
-    default = yaml.safe_load(site.default_quarto_config())
-    assert default["website"]["navbar"]["left"] == config["website"]["navbar"]["left"]
-    assert default["execute"]["enabled"] is False and default["lang"] == "nb"
-
-
-def fake_quarto(bin_dir: Path, log: Path, fail: bool = False) -> None:
-    """A stand-in `quarto` that records its arguments and writes one page per source."""
-    script = bin_dir / "quarto"
-    script.write_text(
-        f"""#!{sys.executable}
-import json, sys
-from pathlib import Path
-args = sys.argv[1:]
-Path({str(log)!r}).write_text(json.dumps(args))
-if {fail!r}:
-    print("ERROR: something broke", file=sys.stderr)
-    sys.exit(1)
-src, out = Path(args[1]), Path(args[args.index("--output-dir") + 1])
-for page in list(src.rglob("*.qmd")) + list(src.rglob("*.ipynb")):
-    target = out / page.relative_to(src).with_suffix(".html")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("<html>" + page.name + "</html>")
-""",
-        "utf-8",
-    )
-    script.chmod(0o755)
-
-
-def test_auto_uses_quarto_when_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "args.json"
-    fake_quarto(bin_dir, log)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    src, out = tmp_path / "site_src", tmp_path / "_site"
-    result = site.build_site(make_inputs(), out, renderer="auto", source_dir=src)
-    assert result.renderer == "quarto"
-    args = json.loads(log.read_text())
-    assert args[:2] == ["render", str(src)] and "--output-dir" in args
-    # Sources: the project's _quarto.yml, one .qmd per generated page, the reports as .ipynb.
-    assert yaml.safe_load((src / "_quarto.yml").read_text()) == yaml.safe_load(
-        (REPO / "_quarto.yml").read_text()
-    )
-    for rel in ("index.qmd", "kommuner/index.qmd", "data-og-metode.qmd", "om.qmd"):
-        assert (src / rel).is_file(), rel
-    assert (src / "kommuner/0301-oslo/index.qmd").is_file()
-    assert (src / "assets/plotly.min.js").is_file()
-    index = (src / "index.qmd").read_text("utf-8")
-    assert (
-        index.startswith("---\n") and "```{=html}" in index and 'data-kommunenummer="3903"' in index
-    )
-    nb = nbformat.reads(
-        (src / "kommuner/3203-asker/kommunale_boliger.ipynb").read_text("utf-8"), as_version=4
-    )
-    front = nb.cells[0]
-    assert front.cell_type == "raw" and "../../assets/plotly.min.js" in front.source
-    assert site.SYNTHETIC_NOTICE in nb.cells[1].source
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            # Quarto would inline plotly.js for this mimetype; the text/html output remains.
-            assert site.PLOTLY_MIME not in output.get("data", {})
-            assert "text/html" in output.get("data", {})
-    assert (out / "kommuner/3203-asker/kommunale_boliger.html").is_file()
-    assert json.loads((out / site.MANIFEST_NAME).read_text())["renderer"] == "quarto"
-
-
-def test_quarto_failure_is_one_line_and_keeps_site(tmp_path: Path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake_quarto(bin_dir, tmp_path / "args.json", fail=True)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    out = tmp_path / "_site"
-    out.mkdir()
-    (out / "index.html").write_text("previous", "utf-8")
-    with pytest.raises(BosoError, match="quarto render feilet: ERROR: something broke"):
-        site.build_site(make_inputs(), out, renderer="quarto", source_dir=tmp_path / "src")
-    assert (out / "index.html").read_text() == "previous"
-
-
-def test_quarto_requested_but_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert site.choose_renderer("auto") == "nbconvert"
-    with pytest.raises(BosoError, match="quarto finnes ikke"):
-        site.build_site(make_inputs(), tmp_path / "_site", renderer="quarto")
+# Quarto: tests/e2e/test_site_quarto.py
 
 
 # ---------------------------------------------------------------------------------------------
