@@ -1,4 +1,4 @@
-"""Benchmark: `boso site` build time and page weights (nbconvert renderer).
+"""Benchmark: `boso site` build time and page weights (nbconvert renderer), and Quarto.
 
 Two builds, each into a temporary directory (the project's ``_site/`` is not touched):
 
@@ -10,6 +10,12 @@ Two builds, each into a temporary directory (the project's ``_site/`` is not tou
 Page weight is the HTML of a report page without the shared assets (``assets/``:
 plotly.min.js, CSS, JS), which the browser loads once for the whole site. Target: median report
 page ≤ 500 kB.
+
+The Quarto renderer gets its own section (``site-quarto``, written by :func:`run` too): the time
+to write the ``.qmd`` sources at full scale, and to find nothing to rewrite on a second run
+(both without Quarto); with ``quarto`` on PATH also the render time per page for a two-kommune
+site rendered whole, after one report changed, and with nothing changed. Without Quarto the
+section says "Quarto not on PATH".
 
 Run: ``.venv/bin/python bench/bench_site.py`` (or ``make bench``).
 """
@@ -97,7 +103,8 @@ def _stand_ins() -> tuple[dict[str, Path], str]:
     return {a: FIXTURES / name for a, name in STAND_IN.items()}, "fixture reports × 357"
 
 
-def full_scale(workdir: Path) -> tuple[dict, str]:
+def _scaled_inputs(workdir: Path):
+    """Every kommune of the registry × the five analyses (copies of the stand-in notebooks)."""
     from boso import site
 
     registry = _registry()
@@ -109,7 +116,74 @@ def full_scale(workdir: Path) -> tuple[dict, str]:
         for analysis, source in stand_ins.items():
             shutil.copyfile(source, folder / f"{analysis}.ipynb")
     inputs = site.SiteInputs(registry=registry, reports_dir=reports, catalog=site._load_catalog())
+    return inputs, label
+
+
+def full_scale(workdir: Path) -> tuple[dict, str]:
+    inputs, label = _scaled_inputs(workdir)
     return _measure(inputs, workdir), label
+
+
+def quarto(workdir: Path) -> str:
+    """The Quarto renderer: page sources (no Quarto needed) and, with Quarto, render times."""
+    from boso import site
+
+    inputs, label = _scaled_inputs(workdir / "scaled")
+    model = site.build_model(inputs, renderer_text="Quarto", built="bench")
+    src = workdir / "site_src"
+    start = time.perf_counter()
+    first = site.write_quarto_sources(model, src, None, built="bench")
+    first_s = time.perf_counter() - start
+    start = time.perf_counter()
+    again = site.write_quarto_sources(model, src, None, built="bench")
+    again_s = time.perf_counter() - start
+    lines = [
+        "## Site build with Quarto (`boso site --renderer quarto`)",
+        "",
+        f"Machine: {machine()} · load average {os.getloadavg()[0]:.1f} (shared machine) · "
+        f"{time.strftime('%Y-%m-%d')}",
+        "",
+        "| step | pages | time |",
+        "|---|---:|---:|",
+        f"| write the `.qmd` sources, {label} (every page) | {len(first.written)} | "
+        f"{first_s:.1f} s |",
+        f"| write them again, nothing changed (hash check only) | {len(again.written)} | "
+        f"{again_s:.1f} s |",
+    ]
+    quarto_exe = shutil.which("quarto")
+    if not quarto_exe:
+        lines += [
+            "",
+            "Quarto not on PATH: render time per page not measured. (Measured by hand with "
+            "Quarto 1.10.18 before incremental rendering: ≈ 0.6 s a page, see "
+            "../shared/docs/toolchain-notes.md.)",
+        ]
+        return "\n".join(lines)
+    # Two kommuner × five analyses, rendered by Quarto: whole project, then one changed page.
+    small = workdir / "small"
+    folders = sorted(inputs.reports_dir.iterdir())[:2]
+    registry = inputs.registry[inputs.registry["kommunenummer"].isin([f.name[:4] for f in folders])]
+    small_inputs = site.SiteInputs(
+        registry=registry, reports_dir=inputs.reports_dir, catalog=inputs.catalog
+    )
+    runs = []
+    for step in ("whole project", "one report changed", "nothing changed"):
+        if step == "one report changed":
+            notebook = next(folders[0].glob("*.ipynb"))
+            notebook.write_text(notebook.read_text("utf-8").replace("}", "} ", 1), "utf-8")
+        start = time.perf_counter()
+        site.build_site(small_inputs, small / "_site", renderer="quarto", source_dir=small / "src")
+        total = time.perf_counter() - start
+        state = json.loads((small / "src" / site.QUARTO_STATE_NAME).read_text("utf-8"))
+        runs.append((step, state.get("last_render") or {}, total))
+    for step, last, total in runs:
+        per_page = last.get("seconds_per_page")
+        per_page_text = f"{per_page:.2f} s a page" if per_page else "–"
+        lines.append(
+            f"| `boso site` with {quarto_exe}: {step} ({last.get('mode', '–')}) | "
+            f"{last.get('pages', 0)} rendered | {total:.1f} s ({per_page_text}) |"
+        )
+    return "\n".join(lines)
 
 
 def project(workdir: Path) -> dict | None:
@@ -164,7 +238,14 @@ def run() -> str:
     ]
     if len(rows) == 1:
         lines.append("No executed reports in the project's `reports/` yet: full-scale build only.")
+    # run_all writes the section this returns; the Quarto section is written here.
+    update_section("site-quarto", run_quarto())
     return "\n".join(lines)
+
+
+def run_quarto() -> str:
+    with tempfile.TemporaryDirectory(prefix="bench-site-quarto-") as tmp:
+        return quarto(Path(tmp))
 
 
 if __name__ == "__main__":
