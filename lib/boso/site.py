@@ -1156,7 +1156,11 @@ def _quarto_output_dir(src_dir: Path, config: str, where: str) -> Path:
         output = (parsed.get("project") or {}).get("output-dir") or "_site"
     except (yaml.YAMLError, AttributeError) as exc:
         raise BosoError(f"{where}: ikke gyldig YAML ({exc.__class__.__name__})") from exc
-    return src_dir / str(output)
+    output_dir = src_dir / str(output)
+    # Quarto writes into output-dir as it goes; only boso's swap may touch the published site.
+    if not output_dir.resolve().is_relative_to(src_dir.resolve()) or output_dir == src_dir:
+        raise BosoError(f"{where}: project.output-dir ({output}) må ligge inne i {src_dir}")
+    return output_dir
 
 
 @dataclass

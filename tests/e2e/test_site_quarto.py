@@ -381,3 +381,21 @@ def test_quarto_requested_but_missing(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(BosoError, match="quarto finnes ikke"):
         site.build_site(make_inputs(), tmp_path / "_site", renderer="quarto")
     assert not (tmp_path / "site_src").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("project: [unclosed\n", "ikke gyldig YAML"),
+        ("project:\n  type: website\n  output-dir: ../_site\n", "må ligge inne i"),
+    ],
+)
+def test_bad_quarto_config_is_one_line(tmp_path: Path, monkeypatch, text: str, message: str):
+    quarto_on_path(monkeypatch, tmp_path)
+    config = tmp_path / "_quarto.yml"
+    config.write_text(text, "utf-8")
+    out = tmp_path / "_site"
+    with pytest.raises(BosoError, match=message) as info:
+        site.build_site(make_inputs(quarto_config=config), out, source_dir=tmp_path / "src")
+    assert str(config) in str(info.value) and "\n" not in str(info.value)
+    assert not out.exists()
