@@ -938,9 +938,21 @@ format:
 """
 
 
+_MD_MARKUP = set("\\`*_[]<>#$@^~{}|\"'&")
+
+
 def _md_text(text: str) -> str:
-    """``text`` as literal Markdown inline text: every ASCII punctuation mark escaped."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+    """``text`` as literal Markdown inline text.
+
+    Marks that make markup are backslash-escaped, and so are runs of ``-`` and ``.`` (which
+    smart punctuation would turn into dashes and ellipses); the rest stays as written, since
+    Quarto may also show a title's YAML text as it is.
+    """
+    out = []
+    for i, char in enumerate(text):
+        repeated = char in "-." and char in (text[i - 1 : i] + text[i + 1 : i + 2])
+        out.append(f"\\{char}" if char in _MD_MARKUP or repeated else char)
+    return "".join(out)
 
 
 def _yaml_string(text: str) -> str:

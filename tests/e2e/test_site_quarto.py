@@ -235,19 +235,24 @@ def test_quarto_config_matches_fallback_navigation(quarto: QuartoBuild):
     assert yaml.safe_load((quarto.src / "_quarto.yml").read_text("utf-8")) == cfg
 
 
-def test_titles_and_banner_text_are_literal(tmp_path: Path):
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Porsanger - Porsáŋgu - Porsanki",
+        "Kommunale boliger – Asker",
+        'A*b_ [c] <d> `e` --- "f" ... &amp; #1 $x$ @ref',
+    ],
+)
+def test_titles_and_banner_text_are_literal(tmp_path: Path, title: str):
     page = site.Page(
-        "kommuner/9999-x/index.html",
-        "kommune",
-        "A*b_ [c] <d> `e` ---",
-        "<h1>x</h1>",
-        "kommuner",
-        synthetic=True,
+        "kommuner/9999-x/index.html", "kommune", title, "<h1>x</h1>", "kommuner", synthetic=True
     )
     path = tmp_path / "p.qmd"
     path.write_text(site._qmd(page, "01.01.2026 12:00"), "utf-8")
     ast = pc.read_ast(path)
-    assert pc.stringify(pc.meta_value(ast, "title")) == page.title
+    assert pc.stringify(pc.meta_value(ast, "title")) == title
+    (banner,) = [el for el in pc.walk(ast["blocks"]) if el["t"] == "Div"]
+    assert pc.stringify(banner["c"][1]) == f"{site.SYNTHETIC_NOTICE}. {site.SYNTHETIC_DETAIL}"
 
 
 def test_raw_block_fence_cannot_be_closed_by_the_content(tmp_path: Path):
