@@ -1367,9 +1367,12 @@ def render_quarto(
         output_dir = plan.output_dir
         rendered = plan.state["rendered"]
         start = time.perf_counter()
+        # Outputs are removed before Quarto writes them again: a page that exists afterwards
+        # was rendered by this call, not left over from an earlier run.
         if plan.full:
             rendered.clear()
             plan.save()
+            shutil.rmtree(output_dir, ignore_errors=True)
             _quarto_call(quarto, src_dir, None)
             rendered.update(plan.sources)
             count = len(plan.sources)
@@ -1377,6 +1380,8 @@ def render_quarto(
             count = 0
             try:
                 for rel in plan.render:
+                    rendered.pop(rel, None)
+                    (output_dir / rel).with_suffix(".html").unlink(missing_ok=True)
                     _quarto_call(quarto, src_dir, rel)
                     rendered[rel] = plan.sources[rel]
                     count += 1
@@ -1396,7 +1401,8 @@ def render_quarto(
             rendered.pop(rel, None)
         plan.save()
         if missing:
-            raise BosoError(f"quarto render laget ikke {missing[0]} (og {len(missing) - 1} til)")
+            more = f" (og {len(missing) - 1} sider til)" if len(missing) > 1 else ""
+            raise BosoError(f"quarto render laget ikke siden for {missing[0]}{more}")
     if out_dir is not None:
         if not output_dir.is_dir():
             raise BosoError(f"quarto render laget ikke {output_dir}")
