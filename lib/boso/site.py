@@ -10,8 +10,10 @@ Two renderers build the same page structure::
     om.html
     assets/plotly.min.js, boso.css, boso.js  shipped once, referenced by relative URL
 
-* **Quarto** (canonical, when ``quarto`` is on PATH): page sources are generated into
-  ``site_src/`` with the project's ``_quarto.yml`` and ``quarto render`` writes the site.
+* **Quarto** (canonical, when ``quarto`` is on PATH): every page, the reports included, is
+  generated as a ``.qmd`` into ``site_src/`` with the project's ``_quarto.yml`` (content as
+  raw HTML, the same as the fallback's) and ``quarto render`` writes the site; a re-run renders
+  only the pages whose inputs changed (docs/site-quarto.md).
 * **nbconvert** (fallback, every environment): one in-process ``HTMLExporter`` per worker turns
   each report into a body fragment (inputs excluded) that is wrapped in the Jinja2 layout.
 
