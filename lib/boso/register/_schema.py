@@ -16,8 +16,9 @@ from importlib import resources
 # mistyped IDs still point at a person.
 FNR_RE = re.compile(r"(?<![\d.,])\d{6}[\s-]?\d{5}(?!\d)")
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-# Norwegian phone numbers: 8 digits from 2-9, grouped 3+2+3, 2+2+2+2, 4+4 (with spaces: dotted or dashed digits are dates), with
-# an optional +47/0047 prefix. Matched against a whole cell.
+# Norwegian phone numbers: 8 digits from 2-9, grouped 3+2+3, 2+2+2+2 or 4+4 by spaces (dotted
+# or dashed groups are dates) or not at all, with an optional +47/0047 prefix. Matched against a
+# whole cell.
 PHONE_RE = re.compile(
     r"^(\+47|0047)?\s?("
     r"[2-9]\d{7}|[2-9]\d{2} ?\d{2} ?\d{3}|[2-9]\d( ?\d{2}){3}|[2-9]\d{3} ?\d{4}"
