@@ -355,6 +355,7 @@ class _Grid:
     sheet: str | None = None
     lines: int = 0  # physical non-blank lines (CSV)
     ends: list[int] = field(default_factory=list)  # last line of each CSV record
+    unterminated: bool = False  # CSV text does not end with a line break
 
 
 def _decode(content: bytes, name: str) -> tuple[str, str]:
@@ -410,7 +411,10 @@ def _csv_grid(text: str, delimiter: str, name: str, encoding: str) -> _Grid:
     except csv.Error as exc:
         raise DataError(f"{name}: linje {reader.line_num}: kan ikke lese CSV ({exc})") from exc
     lines = sum(1 for line in text.splitlines() if line.strip())
-    return _Grid(rows, "csv", encoding, delimiter, lines=lines, ends=ends)
+    unterminated = not text.endswith(("\n", "\r"))
+    return _Grid(
+        rows, "csv", encoding, delimiter, lines=lines, ends=ends, unterminated=unterminated
+    )
 
 
 def _check_record_lines(grid: _Grid, name: str) -> None:
@@ -490,7 +494,26 @@ def _read_grid(content: bytes, name: str, schema: Schema) -> tuple[_Grid, int, d
             f"Innflyttet) blant de første {HEADER_SEARCH_ROWS} radene"
         )
     _check_record_lines(best[1], name)
+    _check_cut(best[1], best[2], name)
     return best[1], best[2], best[3]
+
+
+def _check_cut(grid: _Grid, header_index: int, name: str) -> None:
+    """Refuse a CSV that ends in the middle of a row (a truncated download or copy)."""
+    if grid.format != "csv" or not grid.unterminated or len(grid.rows) <= header_index + 1:
+        return
+    header_cells = grid.rows[header_index][1]
+    width = (
+        max(i + 1 for i, c in enumerate(header_cells) if cell_text(c))
+        if any(cell_text(c) for c in header_cells)
+        else len(header_cells)
+    )
+    line, cells = grid.rows[-1]
+    if len(cells) < width:
+        raise DataError(
+            f"{name}: linje {line}: filen slutter midt i en rad ({len(cells)} av {width} "
+            "kolonner); avkortet fil? ikke importert"
+        )
 
 
 def _find_header(
