@@ -202,18 +202,27 @@ def _write_outputs(
     """
     out = output_paths(result.kommunenummer, processed_dir)
     base = out["dwellings"].parent
-    base.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(base)
-    staging = Path(
-        tempfile.mkdtemp(
-            dir=base, prefix=f".{table_stem(result.kommunenummer)}.staging-{os.getpid()}-"
-        )
-    )
     try:
-        staged = _stage(result, out, staging)
-        if before_swap is not None:
-            before_swap()
-        archived = _archive_previous(out, base)
+        base.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(base)
+        staging = Path(
+            tempfile.mkdtemp(
+                dir=base, prefix=f".{table_stem(result.kommunenummer)}.staging-{os.getpid()}-"
+            )
+        )
+    except OSError as exc:
+        raise DataError(f"{base}: kan ikke skrive registeret ({exc.strerror})") from exc
+    try:
+        try:
+            staged = _stage(result, out, staging)
+            if before_swap is not None:
+                before_swap()
+            archived = _archive_previous(out, base)
+        except OSError as exc:
+            raise DataError(
+                f"{out['dwellings']}: kunne ikke skrive registeret ({exc.strerror}); "
+                "det forrige er beholdt"
+            ) from exc
         replaced: list[str] = []
         try:
             for key in ("tenancies", "report", "dwellings"):
