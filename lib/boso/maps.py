@@ -413,8 +413,12 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
     count = len(dwellings) if dwellings is not None else 0
     boundary = _boundary(kommunenummer, geo_path)
     # The sentence describes the map actually drawn: points with usable coordinates only.
+    describe = getattr(register, "map_sentence", None)
+    mapped = getattr(register, "mapped_count", None)
     figures.show_text(
-        register.map_sentence(count, register.mapped_count(reg), boundary is not None)
+        describe(count, mapped(reg), boundary is not None)
+        if describe and mapped
+        else f"Registeret har {text.fmt_number(count)} boliger."
     )
     fig = register.register_map(reg, boundary)
     figures.show_figure(
