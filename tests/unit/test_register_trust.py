@@ -100,3 +100,17 @@ def test_show_register_describes_the_points_drawn(project, monkeypatch):
     assert points <= drawn  # dwellings at one address share a point
     assert any(f"kartet viser {drawn} av dem som punkter" in s for s in sentences), sentences
     assert any("2 mangler brukbare koordinater" in s for s in sentences)
+
+
+def test_a_header_shaped_like_an_identifier_is_not_quoted(project):
+    import json
+
+    header, rows = GEN.generated_export(10, seed=12)
+    header = [*header, "kari.nordheim@example.no", "31129912345"]
+    rows = [[*r, "x", "y"] for r in rows]
+    path = project / "eksport_0301.csv"
+    path.write_bytes(GEN.to_csv(header, rows))
+    reg = import_register(path, "0301", quiet=True)
+    text = json.dumps(reg.report.to_dict(), ensure_ascii=False)
+    assert "kari.nordheim" not in text and "31129912345" not in text
+    assert len(reg.report.unknown_columns) + len(reg.report.dropped_personal_columns) == 2

@@ -699,6 +699,11 @@ class _Columns:
     personal: list[int]
 
 
+def _shown_header(header: str, col: int) -> str:
+    """A header fit for the report: one shaped like an ID, phone or e-mail is not quoted."""
+    return f"(kolonne {col + 1}, navn skjult)" if looks_personal(header) else header
+
+
 def _classify_columns(
     headers: list[str],
     matches: dict[int, Any],
@@ -744,9 +749,9 @@ def _classify_columns(
             report.column_mapping[header] = fld
         elif schema.is_personal_header(header) or _personal_content(col, data_rows):
             personal.append(col)
-            report.dropped_personal_columns.append(header)
+            report.dropped_personal_columns.append(_shown_header(header, col))
         else:
-            report.unknown_columns.append(header)
+            report.unknown_columns.append(_shown_header(header, col))
     if "adresse" not in fields and "bolig_id" not in fields and "gnr" not in fields:
         raise DataError(f"{report.file}: fant ingen kolonne for adresse eller objekt-ID")
     return _Columns(fields, personal)
