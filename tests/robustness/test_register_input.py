@@ -266,6 +266,59 @@ def test_failed_write_leaves_previous_register(
     assert list(processed.glob(".core_register__*")) == []
 
 
+KILLED_DURING_SWAP = """
+import os, sys
+from pathlib import Path
+from boso.register import store
+
+real = os.replace
+swaps = []
+
+def replace(src, dst):
+    if Path(dst).parent.name == "processed" and not Path(dst).name.startswith("."):
+        swaps.append(dst)
+        if len(swaps) == 2:
+            os._exit(9)  # as kill -9: no cleanup of any kind runs
+    return real(src, dst)
+
+store.os.replace = replace
+store.import_register(sys.argv[1], "0301", quiet=True)
+"""
+
+
+@pytest.mark.parametrize("then", ["load", "import"])
+def test_import_killed_during_the_swap_is_finished_not_mixed(registry_project, reliability, then):
+    root = registry_project
+    _good(root, rows=40)
+    header, rows = GEN.generated_export(36, seed=21)
+    path = _write(root, "ny.csv", GEN.to_csv(header, rows))
+    env = {**os.environ, "BOSO_HOME": str(root)}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_DURING_SWAP, str(path)], env=env, capture_output=True
+    )
+    assert killed.returncode == 9, killed.stderr
+    processed = root / "data" / "processed"
+    assert list(processed.glob(".core_register__*.swap.json")), "the kill came too late"
+    if then == "load":
+        from boso.register import load_register
+
+        reg = load_register(KNR, processed)
+        dwellings, tenancies = reg.dwellings, reg.tenancies
+    else:
+        other = _write(root, "annen.csv", GEN.to_csv(*GEN.generated_export(36, seed=22)))
+        result = run_boso(["register", "import", str(other), "--kommune", KNR], root=root)
+        assert result.code == 0, result.stderr
+        dwellings, tenancies, _ = _processed(root)
+        header, rows = GEN.generated_export(36, seed=22)
+    # One consistent register: every tenancy belongs to a dwelling of the same import.
+    expected = {r[0] for r in rows}
+    consistent = set(dwellings["bolig_id"]) == expected and set(tenancies["bolig_id"]) <= expected
+    leftovers = list(processed.glob(".core_register__*"))
+    outcome = "correct" if consistent and not leftovers else "data_lost"
+    reliability.record(FAMILY, f"import killed during the swap, then {then}", outcome)
+    assert consistent and leftovers == [], leftovers
+
+
 def test_leftover_staging_of_a_killed_import_is_removed(registry_project, reliability):
     root = registry_project
     dead = root / "data" / "processed" / ".core_register__0301.staging-999999999-abc"

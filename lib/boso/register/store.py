@@ -153,8 +153,37 @@ def _previous_dwellings(out: dict[str, Path]) -> int | None:
         return None
 
 
+def _journal(base: Path, kommunenummer: str) -> Path:
+    return base / f".{table_stem(kommunenummer)}.swap.json"
+
+
+def _finish_interrupted_swaps(base: Path) -> None:
+    """Complete a swap that a killed import had started (its journal names the staged files).
+
+    Everything was staged and the old register archived before the journal was written, so
+    rolling forward gives exactly the new register.
+    """
+    for journal in base.glob(".core_register__*.swap.json"):
+        try:
+            entry = json.loads(journal.read_text("utf-8"))
+            staging = Path(entry["staging"])
+            pid = int(entry.get("pid", 0))
+        except (OSError, ValueError, KeyError, TypeError):
+            journal.unlink(missing_ok=True)
+            continue
+        if pid and pid != os.getpid() and _alive(pid):
+            continue
+        for name in entry.get("order", []):
+            staged = staging / name
+            if staged.is_file():
+                os.replace(staged, base / name)
+        journal.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _clean_leftovers(base: Path) -> None:
-    """Remove staging folders of imports that were killed (their process is gone)."""
+    """Finish interrupted swaps; remove staging folders of imports killed before their swap."""
+    _finish_interrupted_swaps(base)
     for folder in base.glob(".core_register__*.staging-*"):
         pid = folder.name.rsplit("-", 2)[-2] if folder.name.count("-") >= 2 else ""
         if pid.isdigit() and _alive(int(pid)):
@@ -223,24 +252,44 @@ def _write_outputs(
                 f"{out['dwellings']}: kunne ikke skrive registeret ({exc.strerror}); "
                 "det forrige er beholdt"
             ) from exc
+        order = ("tenancies", "report", "dwellings")
+        journal = _journal(base, result.kommunenummer)
         replaced: list[str] = []
         try:
-            for key in ("tenancies", "report", "dwellings"):
+            # A process killed during the swap leaves this journal: the next import or load
+            # finishes the swap from the staged files instead of leaving a mixed register.
+            atomic_write_text(
+                journal,
+                json.dumps(
+                    {
+                        "staging": str(staging),
+                        "pid": os.getpid(),
+                        "order": [out[k].name for k in order],
+                    }
+                ),
+            )
+            for key in order:
                 os.replace(staged[key], out[key])
                 replaced.append(key)
-        except OSError as exc:
+        except BaseException as exc:
+            # Still running (disk full, Ctrl-C): put the old register back.
             for key in replaced:
                 old = archived.get(key)
                 if old is not None:
                     shutil.copy2(old, out[key])
                 else:
                     out[key].unlink(missing_ok=True)
-            raise DataError(
-                f"{out['dwellings']}: kunne ikke skrive registeret ({exc.strerror}); "
-                "det forrige er beholdt"
-            ) from exc
+            journal.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise DataError(
+                    f"{out['dwellings']}: kunne ikke skrive registeret ({exc.strerror}); "
+                    "det forrige er beholdt"
+                ) from exc
+            raise
+        journal.unlink(missing_ok=True)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not _journal(base, result.kommunenummer).exists():
+            shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -342,6 +391,13 @@ def load_register(
     """
     kommunenummer = check_kommunenummer(kommunenummer)
     out = output_paths(kommunenummer, processed_dir)
+    if _journal(out["dwellings"].parent, kommunenummer).exists():
+        try:
+            _finish_interrupted_swaps(out["dwellings"].parent)
+        except OSError as exc:
+            raise DataError(
+                f"{out['dwellings']}: en avbrutt import kunne ikke fullføres ({exc.strerror})"
+            ) from exc
     if not out["dwellings"].is_file():
         return None
     try:
