@@ -45,12 +45,18 @@ DATE_MAX = pd.Timestamp("2100-12-31")
 # to the drawn boundary is not reported as outside.
 BOUNDARY_TOLERANCE_M = 150.0
 
-TEXT_FIELDS = ("bolig_id", "adresse", "postnr", "poststed", "bolignr")
-INT_FIELDS = ("gnr", "bnr", "festenr", "seksjonsnr", "antall_rom")
-FLOAT_FIELDS = ("bra_m2", "maanedsleie")
-CATEGORY_FIELDS = ("boligtype", "maalgruppe", "eierform", "status")
-DATE_FIELDS = ("innflyttet", "utflyttet")
-COORD_FIELDS = ("x", "y", "lon", "lat")
+
+def _fields_of_type(kind: str) -> tuple[str, ...]:
+    # The field types are declared in register_schema.toml; the reader parses by them.
+    return tuple(f for f, t in load_schema().types.items() if t == kind)
+
+
+TEXT_FIELDS = _fields_of_type("text")
+INT_FIELDS = _fields_of_type("integer")
+FLOAT_FIELDS = _fields_of_type("number")
+CATEGORY_FIELDS = _fields_of_type("category")
+DATE_FIELDS = _fields_of_type("date")
+COORD_FIELDS = _fields_of_type("coordinate")
 # Attributes of the dwelling itself: different values on two rows of one dwelling are reported.
 STABLE_FIELDS = ("adresse", "boligtype", "antall_rom", "bra_m2", "eierform", "x", "y")
 
