@@ -90,12 +90,17 @@ def _refused(root: Path, reliability, case: str, path: Path, *mentions: str, ext
     assert after == before, "a refused import changed the stored register"
 
 
-def test_stray_quote_is_an_error_not_a_small_register(registry_project, reliability):
+@pytest.mark.parametrize("row", [0, 7, 57, 59])
+def test_stray_quote_is_an_error_not_a_small_register(registry_project, reliability, row):
+    """Early, a third of the way, near the end (swallows two rows) and in the last row."""
     root = registry_project
     header, rows, _ = _good(root)
-    rows[7][1] = '"' + rows[7][1]  # one stray quote in an address
+    rows[row][1] = '"' + rows[row][1]  # one stray quote in an address
     path = _write(root, "stray_quote.csv", GEN.to_csv(header, rows))
-    _refused(root, reliability, "one stray quote", path, "stray_quote.csv", f"linje {5 + 7}")
+    line = FIRST_DATA_LINE + row
+    _refused(
+        root, reliability, f"one stray quote in row {row}", path, "stray_quote.csv", f"linje {line}"
+    )
 
 
 def test_cut_file_is_an_error(registry_project, reliability):

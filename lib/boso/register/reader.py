@@ -505,17 +505,28 @@ def _read_grid(content: bytes, name: str, schema: Schema) -> tuple[_Grid, int, d
 
 
 def _check_cut(grid: _Grid, header_index: int, name: str) -> None:
-    """Refuse a CSV that ends in the middle of a row (a truncated download or copy)."""
-    if grid.format != "csv" or not grid.unterminated or len(grid.rows) <= header_index + 1:
+    """Refuse a CSV with a row that ends early: cut off at the end, or swallowed by a quote.
+
+    A quoted field may hold line breaks (a note), but then the row still has all its columns;
+    a row that spans several lines with fewer columns than the header began with a quote that
+    never closed, and the lines after it were lost inside one cell.
+    """
+    if grid.format != "csv" or len(grid.rows) <= header_index + 1:
         return
     header_cells = grid.rows[header_index][1]
-    width = (
-        max(i + 1 for i, c in enumerate(header_cells) if cell_text(c))
-        if any(cell_text(c) for c in header_cells)
-        else len(header_cells)
-    )
+    named = [i for i, c in enumerate(header_cells) if cell_text(c)]
+    width = named[-1] + 1 if named else len(header_cells)
+    for index in range(header_index + 1, len(grid.rows)):
+        line, cells = grid.rows[index]
+        end = grid.ends[index]
+        broken = bool(cells) and ("\n" in str(cells[-1]) or "\r" in str(cells[-1]))
+        if (end > line or broken) and len(cells) < width:
+            raise DataError(
+                f'{name}: linje {line}: et anførselstegn (") som ikke lukkes gjør linjene '
+                f"{line}–{end} til én rad; filen er skadet og er ikke importert"
+            )
     line, cells = grid.rows[-1]
-    if len(cells) < width:
+    if grid.unterminated and len(cells) < width:
         raise DataError(
             f"{name}: linje {line}: filen slutter midt i en rad ({len(cells)} av {width} "
             "kolonner); avkortet fil? ikke importert"
