@@ -88,7 +88,17 @@ def _cmd_site(args: argparse.Namespace) -> int:
 def _cmd_register(args: argparse.Namespace) -> int:
     from boso.register import run_cli
 
-    return run_cli(args)
+    try:
+        code = run_cli(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `boso register import … | head`: the reader left after the import was written.
+        # Point stdout at devnull so the interpreter's final flush does not complain either.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     reg_import = register_sub.add_parser("import", help="les en eksport fra kommunens system")
     reg_import.add_argument("file")
     reg_import.add_argument("--kommune", required=True, help="kommunenummer (4 siffer)")
+    reg_import.add_argument(
+        "--force",
+        action="store_true",
+        help="erstatt registeret selv om det nye har under halvparten av boligene",
+    )
     register.set_defaults(func=_cmd_register)
     return parser
 

@@ -411,10 +411,16 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
         caption += " Syntetiske demotall."
     dwellings = _public_dwellings(reg)
     count = len(dwellings) if dwellings is not None else 0
+    boundary = _boundary(kommunenummer, geo_path)
+    # The sentence describes the map actually drawn: points with usable coordinates only.
+    describe = getattr(register, "map_sentence", None)
+    mapped = getattr(register, "mapped_count", None)
     figures.show_text(
-        f"Registeret har {text.fmt_number(count)} boliger; kartet viser dem som punkter."
+        describe(count, mapped(reg), boundary is not None)
+        if describe and mapped
+        else f"Registeret har {text.fmt_number(count)} boliger."
     )
-    fig = register.register_map(reg, _boundary(kommunenummer, geo_path))
+    fig = register.register_map(reg, boundary)
     figures.show_figure(
         fig,
         data=dwellings,

@@ -27,7 +27,7 @@ from boso.register.analysis import (
     suppress_small,
     vacancy,
 )
-from boso.register.maps import register_map
+from boso.register.maps import map_sentence, mapped_count, register_map
 from boso.register.reader import (
     Problem,
     RegisterImport,
@@ -54,6 +54,8 @@ __all__ = [
     "kommunenummer_from_name",
     "load_boundary",
     "load_register",
+    "map_sentence",
+    "mapped_count",
     "output_paths",
     "read_register",
     "read_register_bytes",

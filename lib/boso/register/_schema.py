@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 import tomllib
 import unicodedata
@@ -9,12 +11,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-# Personal-data patterns, used on cell contents. An 11-digit number (optionally 6+5 with a space)
-# is treated as a national ID whether or not its check digits are valid: fake or mistyped IDs
-# still point at a person.
-FNR_RE = re.compile(r"(?<!\d)\d{6}\s?\d{5}(?!\d)")
+# Personal-data patterns, used on cell contents. An 11-digit number (optionally 6+5 with a space
+# or dash) is treated as a national ID whether or not its check digits are valid: fake or
+# mistyped IDs still point at a person.
+FNR_RE = re.compile(r"(?<![\d.,])\d{6}[\s-]?\d{5}(?!\d)")
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-PHONE_RE = re.compile(r"^(\+47|0047)?\s?[2-9]\d\s?\d\s?\d{2}\s?\d{3}$|^(\+47|0047)?\s?[2-9]\d{7}$")
+# Norwegian phone numbers: 8 digits from 2-9, grouped 3+2+3, 2+2+2+2 or 4+4 by spaces (dotted
+# or dashed groups are dates) or not at all, with an optional +47/0047 prefix. Matched against a
+# whole cell.
+PHONE_RE = re.compile(
+    r"^(\+47|0047)?\s?("
+    r"[2-9]\d{7}|[2-9]\d{2} ?\d{2} ?\d{3}|[2-9]\d( ?\d{2}){3}|[2-9]\d{3} ?\d{4}"
+    r")$"
+)
+FIELD_TYPES = ("text", "integer", "number", "category", "date", "coordinate")
 
 
 def fold(text: str) -> str:
@@ -51,6 +61,21 @@ class Schema:
     personal_tokens: frozenset[str]
     crs_hints: dict[int, tuple[str, ...]]
     categories: dict[str, dict[str, str]]  # field -> folded spelling -> canonical label
+    types: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> declared type
+    shapes: dict[str, re.Pattern[str]] = dataclasses.field(default_factory=dict)  # text fields
+    shape_what: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> "en adresse"
+    ranges: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    not_after_export: frozenset[str] = frozenset()
+
+    def fits_shape(self, field: str, value: str) -> bool:
+        """Whether a kept text value has its field's declared shape (True: no shape declared)."""
+        pattern = self.shapes.get(field)
+        return pattern is None or pattern.fullmatch(value.strip()) is not None
+
+    def in_range(self, field: str, value: float) -> bool:
+        """Whether a number lies in its field's declared plausible range (True: none declared)."""
+        low, high = self.ranges.get(field, (-math.inf, math.inf))
+        return low <= value <= high
 
     def match_field(self, header: str) -> str | None:
         """The schema field a header names, or None."""
@@ -98,8 +123,25 @@ def load_schema() -> Schema:
     )
     synonyms: dict[str, str] = {}
     labels: dict[str, str] = {}
+    types: dict[str, str] = {}
+    shapes: dict[str, re.Pattern[str]] = {}
+    shape_what: dict[str, str] = {}
+    ranges: dict[str, tuple[float, float]] = {}
+    not_after_export: set[str] = set()
     for field, spec in raw["fields"].items():
         labels[field] = spec.get("label", field)
+        types[field] = spec.get("type", "text")
+        if types[field] not in FIELD_TYPES:
+            raise ValueError(f"register_schema.toml: {field}: unknown type {types[field]!r}")
+        if "shape" in spec:
+            shape = raw["shapes"][spec["shape"]]
+            shapes[field] = re.compile(shape["pattern"])
+            shape_what[field] = shape["what"]
+        if "range" in spec:
+            low, high = spec["range"]
+            ranges[field] = (float(low), float(high))
+        if spec.get("not_after_export"):
+            not_after_export.add(field)
         for syn in [field, *spec["synonyms"]]:
             key = fold(syn)
             if key in synonyms and synonyms[key] != field:
@@ -119,4 +161,9 @@ def load_schema() -> Schema:
         personal_tokens=frozenset(fold(t) for t in personal["tokens"]),
         crs_hints={int(k): tuple(fold(h) for h in v) for k, v in raw["crs_hints"].items()},
         categories=categories,
+        types=types,
+        shapes=shapes,
+        shape_what=shape_what,
+        ranges=ranges,
+        not_after_export=frozenset(not_after_export),
     )

@@ -154,6 +154,51 @@ def register_map(
     return fig
 
 
+def mapped_count(reg: RegisterImport) -> int:
+    """How many dwellings :func:`register_map` draws (those with a usable point)."""
+    frame = reg.dwellings
+    if not {"x", "y"} <= set(frame.columns):
+        return 0
+    x = pd.to_numeric(frame["x"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame["y"], errors="coerce").to_numpy(dtype=float)
+    return int((np.isfinite(x) & np.isfinite(y)).sum())
+
+
+def map_sentence(total: int, mapped: int, boundary: bool) -> str:
+    """The bokmål sentence under the register map, describing the map actually drawn.
+
+    Args:
+        total: Dwellings in the register.
+        mapped: Dwellings drawn as points (:func:`mapped_count`).
+        boundary: Whether the kommune boundary is drawn.
+
+    Returns:
+        One or two sentences (numbers with a thin space as thousands separator).
+    """
+    from boso.text import fmt_number
+
+    start = f"Registeret har {fmt_number(total)} boliger"
+    if mapped == 0:
+        return (
+            f"{start}, men ingen av dem har brukbare koordinater, så kartet viser bare "
+            "kommunegrensen."
+            if boundary
+            else f"{start}, men ingen av dem har brukbare koordinater, og kommunegrensen "
+            "mangler, så kartet er tomt."
+        )
+    if mapped >= total:
+        sentence = f"{start}; kartet viser dem som punkter."
+    else:
+        sentence = (
+            f"{start}; kartet viser {fmt_number(mapped)} av dem som punkter. "
+            f"{fmt_number(total - mapped)} mangler brukbare koordinater og er ikke med i kartet "
+            "(se valideringsrapporten)."
+        )
+    if not boundary:
+        sentence += " Kommunegrensen er ikke tilgjengelig og er ikke tegnet."
+    return sentence
+
+
 def _legend_title(color: str) -> str:
     return {
         "boligtype": "Boligtype",

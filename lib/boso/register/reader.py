@@ -45,12 +45,18 @@ DATE_MAX = pd.Timestamp("2100-12-31")
 # to the drawn boundary is not reported as outside.
 BOUNDARY_TOLERANCE_M = 150.0
 
-TEXT_FIELDS = ("bolig_id", "adresse", "postnr", "poststed", "bolignr")
-INT_FIELDS = ("gnr", "bnr", "festenr", "seksjonsnr", "antall_rom")
-FLOAT_FIELDS = ("bra_m2", "maanedsleie")
-CATEGORY_FIELDS = ("boligtype", "maalgruppe", "eierform", "status")
-DATE_FIELDS = ("innflyttet", "utflyttet")
-COORD_FIELDS = ("x", "y", "lon", "lat")
+
+def _fields_of_type(kind: str) -> tuple[str, ...]:
+    # The field types are declared in register_schema.toml; the reader parses by them.
+    return tuple(f for f, t in load_schema().types.items() if t == kind)
+
+
+TEXT_FIELDS = _fields_of_type("text")
+INT_FIELDS = _fields_of_type("integer")
+FLOAT_FIELDS = _fields_of_type("number")
+CATEGORY_FIELDS = _fields_of_type("category")
+DATE_FIELDS = _fields_of_type("date")
+COORD_FIELDS = _fields_of_type("coordinate")
 # Attributes of the dwelling itself: different values on two rows of one dwelling are reported.
 STABLE_FIELDS = ("adresse", "boligtype", "antall_rom", "bra_m2", "eierform", "x", "y")
 
@@ -118,6 +124,8 @@ class ValidationReport:
     source_crs: str | None = None
     crs_basis: str = ""
     export_date: str | None = None
+    duplicates_removed: int = 0
+    values_not_kept: int = 0
     synthetic: bool = False
 
     def add(self, row: int | None, column: str | None, message: str) -> None:
@@ -170,6 +178,13 @@ class ValidationReport:
         for fld, values in self.unmapped_values.items():
             shown = ", ".join(f"{v} ({n})" for v, n in values.items())
             lines.append(f"  ukjente verdier i {fld}: {shown}")
+        if self.duplicates_removed:
+            lines.append(f"  eksakte dubletter fjernet: {self.duplicates_removed} rader")
+        if self.values_not_kept:
+            lines.append(
+                f"  verdier som ikke er lagret (personopplysninger, feil form eller urimelige): "
+                f"{self.values_not_kept}"
+            )
         if self.points_outside:
             lines.append(f"  boliger utenfor kommunegrensen: {len(self.points_outside)}")
         if self.problems:
@@ -221,9 +236,16 @@ def looks_personal(text: str) -> str | None:
     return None
 
 
+_TWO_WORDS_RE = re.compile(r"[^\W\d_]{2,}[\s,]+[^\W\d_]{2,}")
+
+
 def safe_value(text: str) -> str:
-    """A cell value fit to quote in a report: personal-looking or long values are hidden."""
-    if looks_personal(text) or len(text) > 40 or _NAME_RE.match(text):
+    """A cell value fit to quote in a report: personal-looking, wordy or long values are hidden.
+
+    Two words of letters may be a person's name, so only short single-word or numeric-looking
+    values are quoted.
+    """
+    if looks_personal(text) or len(text) > 25 or _NAME_RE.match(text) or _TWO_WORDS_RE.search(text):
         return "(verdi skjult)"
     return f"«{text}»"
 
@@ -337,6 +359,9 @@ class _Grid:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    lines: int = 0  # physical non-blank lines (CSV)
+    ends: list[int] = field(default_factory=list)  # last line of each CSV record
+    unterminated: bool = False  # CSV text does not end with a line break
 
 
 def _decode(content: bytes, name: str) -> tuple[str, str]:
@@ -374,17 +399,46 @@ def _check_text(text: str, name: str) -> None:
         raise DataError(f"{name}: filen ser ikke ut som tekst (binære data eller ukjent tegnsett)")
 
 
-def _csv_rows(text: str, delimiter: str, name: str) -> list[tuple[int, list[Any]]]:
+# A quoted field may legitimately hold a line break or two (a note column); a record that
+# swallows more lines than this comes from an unclosed quote.
+MAX_RECORD_LINES = 5
+
+
+def _csv_grid(text: str, delimiter: str, name: str, encoding: str) -> _Grid:
     rows: list[tuple[int, list[Any]]] = []
+    ends: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     start = 1
     try:
         for record in reader:
             rows.append((start, record))
+            ends.append(reader.line_num)
             start = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{name}: linje {reader.line_num}: kan ikke lese CSV ({exc})") from exc
-    return rows
+    lines = sum(1 for line in text.splitlines() if line.strip())
+    unterminated = not text.endswith(("\n", "\r"))
+    return _Grid(
+        rows, "csv", encoding, delimiter, lines=lines, ends=ends, unterminated=unterminated
+    )
+
+
+def _check_record_lines(grid: _Grid, name: str) -> None:
+    """Refuse a CSV whose parse swallowed many lines into few records (an unclosed quote)."""
+    if grid.format != "csv" or not grid.rows:
+        return
+    for (start, _), end in zip(grid.rows, grid.ends, strict=True):
+        if end - start + 1 > MAX_RECORD_LINES:
+            raise DataError(
+                f'{name}: linje {start}: et anførselstegn (") som ikke lukkes gjør linjene '
+                f"{start}–{end} til én rad; filen er skadet og er ikke importert"
+            )
+    records = sum(1 for _, cells in grid.rows if any(cell_text(c) for c in cells))
+    if grid.lines >= 10 and records < grid.lines / 2:
+        raise DataError(
+            f"{name}: bare {records} rader av {grid.lines} linjer kunne leses (anførselstegn "
+            "som ikke lukkes?); filen er ikke importert"
+        )
 
 
 def _xlsx_sheets(content: bytes, name: str) -> list[tuple[str, list[tuple[int, list[Any]]]]]:
@@ -432,11 +486,9 @@ def _read_grid(content: bytes, name: str, schema: Schema) -> tuple[_Grid, int, d
         _check_text(text, name)
         for delimiter in (";", ",", "\t", "|"):
             if delimiter in text:
-                candidates.append(
-                    _Grid(_csv_rows(text, delimiter, name), "csv", encoding, delimiter)
-                )
+                candidates.append(_csv_grid(text, delimiter, name, encoding))
         if not candidates:
-            candidates.append(_Grid(_csv_rows(text, ";", name), "csv", encoding, ";"))
+            candidates.append(_csv_grid(text, ";", name, encoding))
     best: tuple[int, _Grid, int, dict[int, Any]] | None = None
     for grid in candidates:
         found = _find_header(grid.rows, schema)
@@ -447,7 +499,38 @@ def _read_grid(content: bytes, name: str, schema: Schema) -> tuple[_Grid, int, d
             f"{name}: fant ingen overskriftsrad med kjente kolonner (f.eks. Adresse, Boligtype, "
             f"Innflyttet) blant de første {HEADER_SEARCH_ROWS} radene"
         )
+    _check_record_lines(best[1], name)
+    _check_cut(best[1], best[2], name)
     return best[1], best[2], best[3]
+
+
+def _check_cut(grid: _Grid, header_index: int, name: str) -> None:
+    """Refuse a CSV with a row that ends early: cut off at the end, or swallowed by a quote.
+
+    A quoted field may hold line breaks (a note), but then the row still has all its columns;
+    a row that spans several lines with fewer columns than the header began with a quote that
+    never closed, and the lines after it were lost inside one cell.
+    """
+    if grid.format != "csv" or len(grid.rows) <= header_index + 1:
+        return
+    header_cells = grid.rows[header_index][1]
+    named = [i for i, c in enumerate(header_cells) if cell_text(c)]
+    width = named[-1] + 1 if named else len(header_cells)
+    for index in range(header_index + 1, len(grid.rows)):
+        line, cells = grid.rows[index]
+        end = grid.ends[index]
+        broken = bool(cells) and ("\n" in str(cells[-1]) or "\r" in str(cells[-1]))
+        if (end > line or broken) and len(cells) < width:
+            raise DataError(
+                f'{name}: linje {line}: et anførselstegn (") som ikke lukkes gjør linjene '
+                f"{line}–{end} til én rad; filen er skadet og er ikke importert"
+            )
+    line, cells = grid.rows[-1]
+    if grid.unterminated and len(cells) < width:
+        raise DataError(
+            f"{name}: linje {line}: filen slutter midt i en rad ({len(cells)} av {width} "
+            "kolonner); avkortet fil? ikke importert"
+        )
 
 
 def _find_header(
@@ -592,6 +675,7 @@ def _data_rows(
     header_keys = [fold(h) for h in headers]
     nonblank_header = sum(1 for k in header_keys if k)
     kept = []
+    seen: dict[tuple[str, ...], int] = {}
     for number, cells in grid.rows[header_index + 1 :]:
         texts = [cell_text(c) for c in cells]
         filled = [t for t in texts if t]
@@ -613,6 +697,15 @@ def _data_rows(
             report.add(
                 number, None, "flere verdier enn kolonner i overskriften; de ekstra er ignorert"
             )
+        key = tuple(texts)
+        while key and not key[-1]:
+            key = key[:-1]
+        if key in seen:
+            # Counted once: an exported row repeated by the system is not a second tenancy.
+            report.duplicates_removed += 1
+            report.add(number, None, f"eksakt dublett av rad {seen[key]}; fjernet")
+            continue
+        seen[key] = number
         kept.append((number, cells))
     return kept
 
@@ -621,6 +714,11 @@ def _data_rows(
 class _Columns:
     fields: dict[str, int]  # field -> column index
     personal: list[int]
+
+
+def _shown_header(header: str, col: int) -> str:
+    """A header fit for the report: one shaped like an ID, phone or e-mail is not quoted."""
+    return f"(kolonne {col + 1}, navn skjult)" if looks_personal(header) else header
 
 
 def _classify_columns(
@@ -668,9 +766,9 @@ def _classify_columns(
             report.column_mapping[header] = fld
         elif schema.is_personal_header(header) or _personal_content(col, data_rows):
             personal.append(col)
-            report.dropped_personal_columns.append(header)
+            report.dropped_personal_columns.append(_shown_header(header, col))
         else:
-            report.unknown_columns.append(header)
+            report.unknown_columns.append(_shown_header(header, col))
     if "adresse" not in fields and "bolig_id" not in fields and "gnr" not in fields:
         raise DataError(f"{report.file}: fant ingen kolonne for adresse eller objekt-ID")
     return _Columns(fields, personal)
@@ -711,29 +809,30 @@ def _parse_rows(
 ) -> list[dict[str, Any]]:
     unmapped: dict[str, Counter[str]] = {}
     records = []
+    latest = _latest_allowed_date(report)
     for number, cells in data_rows:
+        row = _kept_cells(number, cells, columns, headers, report)
 
-        def get(fld: str, cells: list[Any] = cells) -> Any:
-            col = columns.fields.get(fld)
-            if col is None or col >= len(cells):
-                return None
-            value = cells[col]
-            return None if cell_text(value) == "" else value
+        def get(fld: str, row: dict[str, Any] = row) -> Any:
+            return row.get(fld)
 
         rec: dict[str, Any] = {"_row": number}
         for fld in TEXT_FIELDS:
             value = get(fld)
             text = cell_text(value) if value is not None else None
-            if text and looks_personal(text) and fld != "postnr":
+            if text and fld == "postnr" and re.fullmatch(r"\d{1,3}", text):
+                text = text.zfill(4)
+            if text and not schema.fits_shape(fld, text):
+                header = headers[columns.fields[fld]]
+                report.values_not_kept += 1
                 report.add(
                     number,
-                    headers[columns.fields[fld]],
-                    f"verdien ligner et {looks_personal(text)} og er fjernet",
+                    header,
+                    f"verdi i kolonne {header} rad {number} ligner ikke "
+                    f"{schema.shape_what[fld]} (ikke lagret)",
                 )
                 text = None
             rec[fld] = text or None
-        if rec.get("postnr") and re.fullmatch(r"\d{1,4}", rec["postnr"]):
-            rec["postnr"] = rec["postnr"].zfill(4)
         for fld in INT_FIELDS:
             rec[fld] = _typed(get(fld), fld, number, columns, headers, report, integer=True)
         for fld in FLOAT_FIELDS:
@@ -755,13 +854,24 @@ def _parse_rows(
             rec[fld] = pd.NaT
             if value is not None:
                 try:
-                    rec[fld] = parse_date(value)
+                    date = parse_date(value)
                 except ValueError:
                     report.add(
                         number,
                         headers[columns.fields[fld]],
                         f"ugyldig dato {safe_value(cell_text(value))}",
                     )
+                    continue
+                if fld in schema.not_after_export and date > latest:
+                    report.values_not_kept += 1
+                    report.add(
+                        number,
+                        headers[columns.fields[fld]],
+                        f"datoen {date.date().isoformat()} er etter uttrekksdatoen "
+                        f"{latest.date().isoformat()}; ikke brukt",
+                    )
+                    continue
+                rec[fld] = date
         for fld in CATEGORY_FIELDS:
             value = get(fld)
             rec[fld] = None
@@ -770,11 +880,8 @@ def _parse_rows(
             text = cell_text(value)
             label = schema.normalise_category(fld, text)
             if label is None:
-                if looks_personal(text):
-                    report.add(number, headers[columns.fields[fld]], "verdien er fjernet")
-                    continue
-                # A value that reads like a person's name is counted but not quoted.
-                shown = "(verdi skjult)" if _NAME_RE.match(text) or len(text) > 40 else text
+                # A value that may be a person's name is counted but not quoted.
+                shown = safe_value(text).strip("«»")
                 unmapped.setdefault(fld, Counter())[shown] += 1
                 label = "Annet"
             rec[fld] = label
@@ -786,6 +893,51 @@ def _parse_rows(
         fld: dict(counter.most_common()) for fld, counter in sorted(unmapped.items())
     }
     return records
+
+
+def _kept_cells(
+    number: int,
+    cells: list[Any],
+    columns: _Columns,
+    headers: list[str],
+    report: ValidationReport,
+) -> dict[str, Any]:
+    """The row's cells of kept columns; a value shaped like a personal identifier is dropped.
+
+    Every kept column is checked, numeric ones too (an ID number typed into ``BRA`` would
+    otherwise survive as a float), before any value is parsed.
+    """
+    row: dict[str, Any] = {}
+    for fld, col in columns.fields.items():
+        if col >= len(cells):
+            continue
+        value = cells[col]
+        text = cell_text(value)
+        if text == "":
+            continue
+        kind = looks_personal(text)
+        if kind:
+            header = headers[col]
+            report.values_not_kept += 1
+            report.add(
+                number,
+                header,
+                f"verdi i kolonne {header} rad {number} ligner {_ARTICLE[kind]} {kind} "
+                "(ikke lagret)",
+            )
+            continue
+        row[fld] = value
+    return row
+
+
+_ARTICLE = {"fødselsnummer": "et", "e-postadresse": "en", "telefonnummer": "et"}
+
+
+def _latest_allowed_date(report: ValidationReport) -> pd.Timestamp:
+    """Dates after the export date (from the title rows; else today) are not plausible."""
+    if report.export_date:
+        return pd.Timestamp(report.export_date)
+    return pd.Timestamp.today().normalize()
 
 
 def _typed(
@@ -809,6 +961,17 @@ def _typed(
     if number_value < 0:
         report.add(number, header, "negativ verdi; satt som mangler")
         return None if integer else np.nan
+    schema = load_schema()
+    if not schema.in_range(fld, number_value):
+        low, high = schema.ranges[fld]
+        report.values_not_kept += 1
+        report.add(
+            number,
+            header,
+            f"verdi i kolonne {header} rad {number} er utenfor rimelig område "
+            f"({low:g}–{high:g}); ikke brukt",
+        )
+        return None if integer else np.nan
     if integer:
         if not float(number_value).is_integer():
             report.add(number, header, f"ikke et heltall: {safe_value(cell_text(value))}")
@@ -824,15 +987,27 @@ def _typed(
 # Coordinates
 
 
-def _looks_geographic(x: np.ndarray, y: np.ndarray) -> bool:
-    return bool(np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 90))
+# Plausible coordinates in Norway (incl. Svalbard margin): degrees, and UTM 32/33 metres.
+LON_RANGE, LAT_RANGE = (-10.0, 40.0), (55.0, 82.0)
+EAST_RANGE, NORTH_RANGE = (-200_000.0, 1_300_000.0), (6_300_000.0, 9_000_000.0)
 
 
-def _looks_projected(x: np.ndarray, y: np.ndarray) -> bool:
-    # UTM 32/33 northings for Norway (incl. Svalbard margin) and generous eastings.
-    return bool(
-        np.all((y > 6_300_000) & (y < 9_000_000)) and np.all((x > -200_000) & (x < 1_300_000))
-    )
+def _between(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    return (values > bounds[0]) & (values < bounds[1])
+
+
+def _compact_rows(rows: list[int]) -> str:
+    """``[2, 3, 4, 9]`` → ``"2–4, 9"`` (long lists are cut)."""
+    parts: list[str] = []
+    start = prev = rows[0]
+    for row in [*rows[1:], None]:
+        if row is not None and row == prev + 1:
+            prev = row
+            continue
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+        if row is not None:
+            start = prev = row
+    return ", ".join(parts[:20]) + (" …" if len(parts) > 20 else "")
 
 
 def _coordinates(
@@ -843,7 +1018,11 @@ def _coordinates(
     kommunenummer: str,
     report: ValidationReport,
 ) -> None:
-    """Detect the CRS, convert to EPSG:25833 in place (x, y) and check the boundary."""
+    """Detect the CRS, convert to EPSG:25833 in place (x, y) and check the boundary.
+
+    The coordinate system is chosen by the rows that fit one: a row whose coordinates fit none
+    (or not the one most rows use) loses only its own point, and is reported by row.
+    """
     schema = load_schema()
     use_latlon = "x" not in columns.fields and "lon" in columns.fields
     xf, yf = ("lon", "lat") if use_latlon else ("x", "y")
@@ -853,38 +1032,62 @@ def _coordinates(
     geom = boundary_geometry(boundary, kommunenummer)
     if geom is None:
         report.boundary_status = "grense ikke tilgjengelig"
+    xheader = headers[columns.fields[xf]] if xf in columns.fields else None
+    rows = frame["_row"].to_numpy()
+    half = np.isfinite(x) ^ np.isfinite(y)
+    for row in rows[half]:
+        report.add(
+            int(row), xheader, "bare én av de to koordinatene er oppgitt; punktet er ikke brukt"
+        )
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         frame["x"], frame["y"] = np.nan, np.nan
         report.crs_basis = "ingen koordinater"
         return
+    degrees = ok & _between(x, LON_RANGE) & _between(y, LAT_RANGE)
+    swapped = ok & _between(y, LON_RANGE) & _between(x, LAT_RANGE)
+    metres = ok & _between(x, EAST_RANGE) & _between(y, NORTH_RANGE)
+    counts = {"degrees": degrees.sum(), "swapped": swapped.sum(), "metres": metres.sum()}
+    kind = max(counts, key=lambda k: counts[k])
+    if counts[kind] == 0:
+        report.add(
+            None,
+            xheader,
+            "koordinatene passer ikke med EPSG:25832, 25833 eller 4326 i Norge; ikke brukt "
+            f"(rader {_compact_rows([int(r) for r in rows[ok]])})",
+        )
+        frame["x"], frame["y"] = np.nan, np.nan
+        report.crs_basis = "ukjent koordinatsystem"
+        return
+    fits = {"degrees": degrees, "swapped": swapped, "metres": metres}[kind]
+    bad = ok & ~fits
+    for row in rows[bad]:
+        report.add(
+            int(row),
+            xheader,
+            "koordinatene passer ikke med koordinatsystemet de andre radene bruker; "
+            "punktet er ikke brukt",
+        )
+    x = np.where(fits, x, np.nan)
+    y = np.where(fits, y, np.nan)
     hints = {
         schema.crs_hint(headers[columns.fields[f]]) for f in (xf, yf) if f in columns.fields
     } - {None}
     hint = 4326 if use_latlon else (hints.pop() if len(hints) == 1 else None)
-    xs, ys = x[ok], y[ok]
-    if _looks_geographic(xs, ys):
+    if kind in ("degrees", "swapped"):
         # Norway: longitude 3–33, latitude 57–72; swapped columns are a common export error.
-        if np.median(xs) > 50 and np.median(ys) < 40:
+        if kind == "swapped":
             x, y = y.copy(), x.copy()
             report.add(None, None, "lengde- og breddegrad var byttet om; rettet")
         epsg, basis = 4326, "grader (fra verdiene)"
         if hint and hint != 4326:
             report.add(None, None, f"overskriften antyder EPSG:{hint}, men verdiene er grader")
-    elif _looks_projected(xs, ys):
-        epsg, basis = _choose_utm(xs, ys, hint, geom, report)
     else:
-        rows = frame.loc[ok, "_row"].tolist()
-        report.add(
-            None,
-            headers[columns.fields[xf]] if xf in columns.fields else None,
-            "koordinatene passer ikke med EPSG:25832, 25833 eller 4326 i Norge; ikke brukt "
-            f"(rader {rows[0]}–{rows[-1]})",
-        )
-        frame["x"], frame["y"] = np.nan, np.nan
-        report.crs_basis = "ukjent koordinatsystem"
-        return
+        epsg, basis = _choose_utm(x[fits], y[fits], hint, geom, report)
     tx, ty = _to_25833(x, y, epsg)
+    # Rows without a usable point stay missing (a projection of NaN may give inf).
+    tx = np.where(np.isfinite(tx) & np.isfinite(ty), tx, np.nan)
+    ty = np.where(np.isfinite(tx), ty, np.nan)
     frame["x"], frame["y"] = tx, ty
     report.source_crs = f"EPSG:{epsg}"
     report.crs_basis = basis
