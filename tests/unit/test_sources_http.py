@@ -84,7 +84,7 @@ def test_gives_up_after_bounded_tries_naming_the_url() -> None:
         client.get(URL)
     assert isinstance(info.value, FetchError)
     assert URL in str(info.value)
-    assert "3 tries" in str(info.value)
+    assert "3 forsøk" in str(info.value)
     assert len(adapter.requests) == 3
 
 
