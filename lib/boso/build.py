@@ -261,6 +261,9 @@ def check_raw_inputs(store: RawStore) -> None:
     for name in sorted(names):
         if store.exists("imdi", name):
             _parse_imdi(store.get("imdi", name))
+    geo = _geo_file(store)
+    if geo is not None:
+        verified_bytes(geo)
 
 
 def load_context(store: RawStore) -> BuildContext:
@@ -712,10 +715,7 @@ def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame
 # Geo and orchestration
 
 
-def build_geo(store: RawStore) -> pd.DataFrame | None:
-    """Current kommune polygons (newest year folder under ``data/raw/geo``) in EPSG:25833."""
-    from boso.sources.geonorge import read_boundaries
-
+def _geo_file(store: RawStore) -> RawFile | None:
     # National FeatureCollections sit directly in geo/<year>/; per-kommune answers from the
     # kommuneinfo API live deeper (geo/<year>/omrade/<nr>.json) and are not candidates.
     files = [
@@ -725,7 +725,16 @@ def build_geo(store: RawStore) -> pd.DataFrame | None:
     ]
     if not files:
         return None
-    newest = max(files, key=lambda f: (f.name.split("/")[0], "kommuneinfo" in f.name))
+    return max(files, key=lambda f: (f.name.split("/")[0], "kommuneinfo" in f.name))
+
+
+def build_geo(store: RawStore) -> pd.DataFrame | None:
+    """Current kommune polygons (newest year folder under ``data/raw/geo``) in EPSG:25833."""
+    from boso.sources.geonorge import read_boundaries
+
+    newest = _geo_file(store)
+    if newest is None:
+        return None
     verified_bytes(newest)  # a cut or edited boundary file is named, not half-read
     gdf = read_boundaries(newest.path)
     return gdf.to_crs(25833)[["kommunenummer", "kommunenavn", "geometry"]]

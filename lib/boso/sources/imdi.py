@@ -267,13 +267,16 @@ def coverage(frame: pd.DataFrame) -> set[tuple[str, int, str, str]]:
     )
 
 
-def check_replaces(old: bytes, new: bytes, name: str = "IMDi export") -> None:
+def check_replaces(
+    old: bytes, new: bytes, name: str = "IMDi export", *, parsed: pd.DataFrame | None = None
+) -> None:
     """Refuse a new export that covers less than the stored one it would replace.
 
     Args:
         old: The stored export's bytes.
         new: The downloaded export's bytes.
         name: File name for error messages.
+        parsed: ``parse_export(new)`` when the caller has it already.
 
     Raises:
         DataError: The new file is a cut copy of the old one, or lacks kommune × år × serie
@@ -289,7 +292,7 @@ def check_replaces(old: bytes, new: bytes, name: str = "IMDi export") -> None:
     except DataError:
         return  # nothing trustworthy to compare with
     before = coverage(old_frame)
-    fresh = parse_export(new, name)
+    fresh = parse_export(new, name) if parsed is None else parsed
     lost = before - coverage(fresh)
     if not lost:
         # A number that becomes "no figure" is lost as well (e.g. the last value of a cut file).
@@ -400,9 +403,9 @@ def fetch(store, url: str | None = None, *, session=None, client=None):  # noqa:
 
     def validate(data: bytes) -> None:
         try:
-            parse_export(data, name)
+            parsed = parse_export(data, name)
             if store.exists("imdi", name):
-                check_replaces(store.get("imdi", name).read_bytes(), data, name)
+                check_replaces(store.get("imdi", name).read_bytes(), data, name, parsed=parsed)
         except DataError as exc:
             raise FetchError(f"IMDi {url}: {exc}") from None
 
