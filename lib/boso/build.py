@@ -252,10 +252,12 @@ def _klass_frame(raw_file: RawFile, parse: Callable[[Any], pd.DataFrame], key: s
 
 
 def check_raw_inputs(store: RawStore) -> None:
-    """Check the IMDi exports before any work is done, so a cut export fails in seconds.
+    """Check the IMDi exports and the boundary file before any work is done.
+
+    A cut export or boundary file then fails in seconds rather than after every indicator.
 
     Raises:
-        DataError: An export is incomplete or differs from what the raw store recorded.
+        DataError: A file is incomplete or differs from what the raw store recorded.
     """
     names = {i.raw_file for i in load_catalog().values() if i.source == "imdi"}
     for name in sorted(names):
@@ -263,7 +265,15 @@ def check_raw_inputs(store: RawStore) -> None:
             _parse_imdi(store.get("imdi", name))
     geo = _geo_file(store)
     if geo is not None:
-        verified_bytes(geo)
+        content = verified_bytes(geo)
+        if not geo.provenance.get("sha256"):
+            # Placed by hand, so nothing vouches for it: read it now, not after the indicators.
+            from boso.sources.geonorge import read_boundaries
+
+            try:
+                read_boundaries(content)
+            except DataError as exc:
+                raise DataError(f"{geo.path}: {exc}") from None
 
 
 def load_context(store: RawStore) -> BuildContext:

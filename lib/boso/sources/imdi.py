@@ -296,9 +296,16 @@ def check_replaces(
     lost = before - coverage(fresh)
     if not lost:
         # A number that becomes "no figure" is lost as well (e.g. the last value of a cut file).
-        lost = coverage(old_frame.loc[old_frame["verdi"].notna()]) - coverage(
+        emptied = coverage(old_frame.loc[old_frame["verdi"].notna()]) - coverage(
             fresh.loc[fresh["verdi"].notna() | (fresh["status"] == ":")]
         )
+        if emptied:
+            kode, aar, serie, enhet = sorted(emptied)[0]
+            raise DataError(
+                f"{name}: ny eksport har ikke lenger tall for {len(emptied)} kommune×år som "
+                f"den lagrede har tall for (f.eks. {kode} {aar} {serie}, {enhet}) – den "
+                "lagrede beholdes"
+            )
     if lost:
         kode, aar, serie, enhet = sorted(lost)[0]
         raise DataError(
