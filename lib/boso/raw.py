@@ -18,6 +18,7 @@ back into the same layout as a ``.tar.gz`` that :func:`import_snapshot` also acc
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -307,7 +308,12 @@ def _read_archive(archive_path: Path) -> dict[str, bytes]:
     """
     members: dict[str, bytes] = {}
     try:
-        with tarfile.open(archive_path) as archive:
+        content = archive_path.read_bytes()
+        if content[:2] == b"\x1f\x8b":
+            # Decompress in full first: gzip's length and CRC check at the end of the stream
+            # catches a cut or flipped byte that tarfile alone may read as "no more members".
+            content = gzip.decompress(content)
+        with tarfile.open(fileobj=io.BytesIO(content)) as archive:
             for member in archive:
                 if not member.isfile():
                     continue
@@ -319,6 +325,11 @@ def _read_archive(archive_path: Path) -> dict[str, bytes]:
             f"{archive_path}: arkivet er avkuttet eller ødelagt ({_archive_problem(exc)}); "
             "ingenting er importert"
         ) from None
+    if "MANIFEST.json" not in members:
+        raise DataError(
+            f"{archive_path}: arkivet har ingen MANIFEST.json (avkuttet, ødelagt eller ikke et "
+            "boso-snapshot); ingenting er importert"
+        )
     return members
 
 
