@@ -21,7 +21,7 @@ from typing import Any
 
 from boso.errors import FetchError, QueryError
 from boso.raw import RawFile, RawStore
-from boso.sources.http import HttpClient, HttpStatusError
+from boso.sources.http import HttpClient, HttpStatusError, expect_json
 
 BASE = "https://data.ssb.no/api/klass/v1"
 KOMMUNER = "131"
@@ -102,7 +102,7 @@ def _fetch(
     query: dict[str, Any],
 ) -> RawFile:
     try:
-        response = client.get(url, headers=HEADERS)
+        response = client.get(url, headers=HEADERS, check=expect_json)
     except HttpStatusError as exc:
         if exc.status == 404:
             raise QueryError(f"KLASS has nothing at {url} (HTTP 404)") from None
