@@ -84,7 +84,7 @@ class HttpStatusError(FetchError):
         else:
             flat = " ".join(body.split())  # one line: the CLI prints errors on a single line
             detail = f": {flat[:200]}" if flat else ""
-        super().__init__(f"HTTP {status} from {url}{detail}")
+        super().__init__(f"HTTP {status} fra {url}{detail}")
 
     @property
     def not_found(self) -> bool:
@@ -323,10 +323,10 @@ class HttpClient:
                     timeout=self.timeout,
                 )
             except requests.Timeout as exc:
-                last, delay = f"timeout ({exc.__class__.__name__})", backoff
+                last, delay = f"tidsavbrudd – timeout ({exc.__class__.__name__})", backoff
                 continue
             except requests.ConnectionError as exc:
-                last, delay = f"connection error ({_short(exc)})", backoff
+                last, delay = f"tilkoblingsfeil ({_short(exc)})", backoff
                 connection_failures += 1
                 continue
             except _BROKEN_BODY as exc:
