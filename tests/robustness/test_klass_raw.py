@@ -186,3 +186,44 @@ def test_codes_at_2026_shape_is_read(klass_project, reliability):
     ok = ok and set(ctx.registry["kommunenummer"]) == expected
     reliability.record(FAMILY, "KLASS codesAt 2026 shape", "correct" if ok else "data_lost")
     assert ok
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("131_codesAt_2024-01-01.json", "codes"),
+        ("131_changes_2011-01-01_2024-01-01.json", "codeChanges"),
+        ("131_correspondsAt_112_2024-01-01.json", "correspondenceItems"),
+    ],
+)
+def test_fetch_of_a_partial_klass_answer_keeps_the_stored_file(
+    klass_project, name, key, monkeypatch, reliability
+):
+    """A complete-looking answer that lacks items the stored file has is refused by fetch."""
+    from robustness.sources_support import ScriptedAdapter, client_on
+
+    klass_dir = klass_project / "data" / "raw" / "klass"
+    stored = json.loads((klass_dir / name).read_bytes())
+    partial = {**stored, key: stored[key][: len(stored[key]) * 2 // 3]}
+    answers = {}
+    for other in KLASS_FILES:
+        answers[other] = (klass_dir / other).read_bytes()
+    answers[name] = json.dumps(partial).encode()
+
+    def handler(request):  # noqa: ANN001, ANN202
+        url = request.url
+        if "changes" in url:
+            return (200, answers[KLASS_FILES[0]])
+        if "correspondsAt" in url:
+            return (200, answers[KLASS_FILES[3]])
+        date = url.rsplit("date=", 1)[1]
+        return (200, answers[f"131_codesAt_{date}.json"])
+
+    client, _ = client_on(ScriptedAdapter(handler))
+    monkeypatch.setattr("boso.sources.HttpClient", lambda *a, **k: client)
+    before = tree_digest(klass_project / "data")
+    result = run_boso(["fetch", "--source", "klass"], root=klass_project)
+    reliability.cli_error(FAMILY, f"boso fetch: partial KLASS answer for {name}", result, "mangler")
+    reliability.unchanged(
+        FAMILY, f"boso fetch: partial KLASS {name}: data unchanged", before, klass_project / "data"
+    )
