@@ -256,12 +256,13 @@ def _check_last_block(lines: list[str], name: str) -> None:
 
 def coverage(frame: pd.DataFrame) -> set[tuple[str, int, str, str]]:
     """``(kode, aar, serie, enhet)`` of every row of a parsed export (see :func:`parse_export`)."""
+    # tolist() first: iterating Arrow-backed string columns element by element is slow.
     return set(
         zip(
-            frame["kode"],
-            frame["aar"].astype(int),
-            frame["serie"],
-            frame["enhet"],
+            frame["kode"].tolist(),
+            frame["aar"].astype(int).tolist(),
+            frame["serie"].tolist(),
+            frame["enhet"].tolist(),
             strict=True,
         )
     )
