@@ -606,12 +606,9 @@ def _send_v2(query: TableQuery, client: HttpClient, base: str) -> tuple[bytes, s
             url = post_url
             response = client.post(url, v2_post_body(query), check=expect_json)
     except HttpStatusError as exc:
-        if exc.html and exc.status in (404, 414):
-            raise FetchError(
-                f"SSB table {query.table_id}: the web server answered HTTP {exc.status} with "
-                "an HTML page to a POST as well (not an answer from the API)"
-            ) from None
-        if exc.status in _FALLBACK_STATUSES or exc.not_found:
+        # An HTML page even for the POST says nothing about the table either: try v0, and
+        # never report "unknown table" on its account.
+        if exc.html or exc.status in _FALLBACK_STATUSES or exc.not_found:
             raise _FallbackError(str(exc)) from exc
         raise
     except GaveUpError as exc:
