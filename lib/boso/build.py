@@ -14,7 +14,6 @@ For each indicator the result holds four levels:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 
 from boso import kommune as km
 from boso.catalog import Indicator, load_catalog
-from boso.errors import DataError
+from boso.errors import BosoError, DataError
 from boso.jsonstat import read_jsonstat_codes_and_labels
 from boso.processed import (
     INDICATOR_COLUMNS,
@@ -34,7 +33,7 @@ from boso.processed import (
     write_geo_table,
     write_table,
 )
-from boso.raw import RawFile, RawStore
+from boso.raw import RawFile, RawStore, sha256_bytes
 from boso.sources import imdi
 
 LEVELS = ("fylke", "kostragruppe", "landet")
@@ -96,9 +95,32 @@ def read_ssb_table(raw_file: RawFile, region_variable: str) -> SourceTable:
     )
 
 
+def verified_bytes(raw_file: RawFile) -> bytes:
+    """The raw file's bytes, refused when they are not the bytes the raw store recorded.
+
+    Raw files are immutable: a file cut or edited after it was stored (its SHA-256 no longer
+    matches its provenance sidecar) could build without an error and publish wrong numbers.
+    Files without a recorded checksum (placed by hand) are read as they are.
+
+    Raises:
+        DataError: The content differs from the provenance's ``sha256``.
+    """
+    content = raw_file.read_bytes()
+    expected = raw_file.provenance.get("sha256")
+    if expected and sha256_bytes(content) != expected:
+        stored = raw_file.provenance.get("bytes")
+        size = f"{len(content)} byte, lagret {stored} byte" if stored else f"{len(content)} byte"
+        raise DataError(
+            f"{raw_file.path}: filen er endret eller avkuttet etter at den ble lagret "
+            f"(sha256 stemmer ikke med proveniensen; {size}); hent den på nytt med "
+            "`boso fetch` eller `boso snapshot import`"
+        )
+    return content
+
+
 def read_imdi_table(raw_file: RawFile, series: str) -> SourceTable:
     """Parse an IMDi export into a :class:`SourceTable` for one ``Bosetting`` series."""
-    parsed = imdi.parse_export(raw_file.read_bytes(), str(raw_file.path))
+    parsed = _parse_imdi(raw_file)
     parsed = parsed.loc[(parsed["serie"] == series) & (parsed["enhet"] == "Personer")]
     if parsed.empty:
         raise DataError(f"{raw_file.path}: no rows for Bosetting={series!r}, Enhet=Personer")
@@ -194,21 +216,93 @@ def _latest(store: RawStore, source: str, prefix: str) -> RawFile:
     return max(candidates, key=lambda f: f.name)
 
 
+# Parsed IMDi exports by (path, sha256): the early check and the indicators share one parse.
+_IMDI_PARSED: dict[tuple[str, str], pd.DataFrame] = {}
+
+
+def _parse_imdi(raw_file: RawFile) -> pd.DataFrame:
+    # Checked for completeness (cut lines, blocks that end early) and against the stored
+    # checksum; the in-file checks come first, as they name the line.
+    content = raw_file.read_bytes()
+    key = (str(raw_file.path), sha256_bytes(content))
+    if key not in _IMDI_PARSED:
+        parsed = imdi.parse_export(content, str(raw_file.path))
+        verified_bytes(raw_file)
+        _IMDI_PARSED.clear()  # one export at a time is enough to share
+        _IMDI_PARSED[key] = parsed
+    return _IMDI_PARSED[key]
+
+
+def _klass_doc(raw_file: RawFile, key: str) -> dict[str, Any]:
+    from boso.sources.klass import check_klass
+
+    content = verified_bytes(raw_file)
+    try:
+        return check_klass(content, key, str(raw_file.path))
+    except BosoError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _klass_frame(raw_file: RawFile, parse: Callable[[Any], pd.DataFrame], key: str) -> Any:
+    doc = _klass_doc(raw_file, key)
+    try:
+        return parse(doc)
+    except DataError as exc:
+        raise DataError(f"{raw_file.path}: {exc}") from None
+
+
+def check_raw_inputs(store: RawStore) -> None:
+    """Check the IMDi exports and the boundary file before any work is done.
+
+    A cut export or boundary file then fails in seconds rather than after every indicator.
+
+    Raises:
+        DataError: A file is incomplete or differs from what the raw store recorded.
+    """
+    names = {i.raw_file for i in load_catalog().values() if i.source == "imdi"}
+    for name in sorted(names):
+        if store.exists("imdi", name):
+            _parse_imdi(store.get("imdi", name))
+    geo = _geo_file(store)
+    if geo is not None:
+        content = verified_bytes(geo)
+        if not geo.provenance.get("sha256"):
+            # Placed by hand, so nothing vouches for it: read it now, not after the indicators.
+            from boso.sources.geonorge import read_boundaries
+
+            try:
+                read_boundaries(content)
+            except DataError as exc:
+                raise DataError(f"{geo.path}: {exc}") from None
+
+
 def load_context(store: RawStore) -> BuildContext:
-    """Read KLASS from the raw store and prepare the registry and the reform mapping."""
-    changes = km.parse_changes(json.loads(_latest(store, "klass", "131_changes_").read_bytes()))
+    """Read KLASS from the raw store and prepare the registry and the reform mapping.
+
+    Every KLASS file is checked (JSON, expected list, required fields, stored checksum) and
+    named in the one-line error when it is not usable.
+    """
+    changes = _klass_frame(_latest(store, "klass", "131_changes_"), km.parse_changes, "codeChanges")
     code_files = [f for f in store.files("klass") if f.name.startswith("131_codesAt_")]
     if not code_files:
         raise DataError("data/raw/klass: no 131_codesAt_* file")
     structures: dict[int, set[str]] = {}
+    dated: list[tuple[str, RawFile]] = []
     for code_file in code_files:
-        year = int(code_file.name.split("_")[2][:4])
-        structures[year] = set(km.parse_codes(json.loads(code_file.read_bytes()))["kommunenummer"])
-    newest = max(code_files, key=lambda f: f.name)
-    codes = km.parse_codes(json.loads(newest.read_bytes()))
-    groups = km.parse_kostra_groups(
-        json.loads(_latest(store, "klass", "131_correspondsAt_112_").read_bytes())
+        date = code_file.name.removeprefix("131_codesAt_").removesuffix(".json")
+        if not (len(date) >= 4 and date[:4].isdigit()):
+            raise DataError(f"{code_file.path}: file name has no date (131_codesAt_YYYY-MM-DD)")
+        parsed = _klass_frame(code_file, km.parse_codes, "codes")
+        structures[int(date[:4])] = set(parsed["kommunenummer"])
+        dated.append((date, code_file))
+    newest = max(dated, key=lambda pair: pair[0])[1]
+    codes = _klass_frame(newest, km.parse_codes, "codes")
+    groups = _klass_frame(
+        _latest(store, "klass", "131_correspondsAt_112_"),
+        km.parse_kostra_groups,
+        "correspondenceItems",
     )
+    check_raw_inputs(store)
     registry = km.registry(codes, groups)
     target_year = max(structures)
     return BuildContext(
@@ -631,10 +725,7 @@ def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame
 # Geo and orchestration
 
 
-def build_geo(store: RawStore) -> pd.DataFrame | None:
-    """Current kommune polygons (newest year folder under ``data/raw/geo``) in EPSG:25833."""
-    from boso.sources.geonorge import read_boundaries
-
+def _geo_file(store: RawStore) -> RawFile | None:
     # National FeatureCollections sit directly in geo/<year>/; per-kommune answers from the
     # kommuneinfo API live deeper (geo/<year>/omrade/<nr>.json) and are not candidates.
     files = [
@@ -644,7 +735,17 @@ def build_geo(store: RawStore) -> pd.DataFrame | None:
     ]
     if not files:
         return None
-    newest = max(files, key=lambda f: (f.name.split("/")[0], "kommuneinfo" in f.name))
+    return max(files, key=lambda f: (f.name.split("/")[0], "kommuneinfo" in f.name))
+
+
+def build_geo(store: RawStore) -> pd.DataFrame | None:
+    """Current kommune polygons (newest year folder under ``data/raw/geo``) in EPSG:25833."""
+    from boso.sources.geonorge import read_boundaries
+
+    newest = _geo_file(store)
+    if newest is None:
+        return None
+    verified_bytes(newest)  # a cut or edited boundary file is named, not half-read
     gdf = read_boundaries(newest.path)
     return gdf.to_crs(25833)[["kommunenummer", "kommunenavn", "geometry"]]
 

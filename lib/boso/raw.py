@@ -18,6 +18,7 @@ back into the same layout as a ``.tar.gz`` that :func:`import_snapshot` also acc
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -25,6 +26,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +193,17 @@ class RawStore:
                 f"raw file missing: {target} (run `boso snapshot import` or `boso fetch` first)"
             )
         sidecar = target.with_name(target.name + PROVENANCE_SUFFIX)
-        provenance = json.loads(sidecar.read_text("utf-8")) if sidecar.is_file() else {}
+        provenance: Any = {}
+        if sidecar.is_file():
+            try:
+                provenance = json.loads(sidecar.read_bytes())
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise DataError(
+                    f"{sidecar}: proveniensfilen er ikke gyldig JSON ({exc}); hent eller "
+                    "importer filen på nytt"
+                ) from None
+            if not isinstance(provenance, dict):
+                raise DataError(f"{sidecar}: proveniensfilen er ikke et JSON-objekt")
         return RawFile(source, name, target, provenance)
 
     def files(self, source: str | None = None) -> Iterator[RawFile]:
@@ -276,19 +288,54 @@ def import_snapshot(
 
         return _import(read, str(snapshot), store, on_file)
     if snapshot.is_file() and snapshot.name.endswith((".tar.gz", ".tgz", ".tar")):
-        with tarfile.open(snapshot) as archive:
+        members = _read_archive(snapshot)
 
-            def read_member(rel: str) -> bytes:
-                try:
-                    member = archive.extractfile(rel)
-                except KeyError as exc:
-                    raise FileNotFoundError(rel) from exc
-                if member is None:
-                    raise FileNotFoundError(rel)
-                return member.read()
+        def read_member(rel: str) -> bytes:
+            try:
+                return members[rel]
+            except KeyError as exc:
+                raise FileNotFoundError(rel) from exc
 
-            return _import(read_member, str(snapshot), store, on_file)
+        return _import(read_member, str(snapshot), store, on_file)
     raise DataError(f"snapshot not found: {snapshot} (a directory or a .tar.gz is expected)")
+
+
+def _read_archive(archive_path: Path) -> dict[str, bytes]:
+    """Every regular file of a snapshot archive, read in full before anything is imported.
+
+    Raises:
+        DataError: The archive is cut off or corrupt (one line; nothing has been written).
+    """
+    members: dict[str, bytes] = {}
+    try:
+        content = archive_path.read_bytes()
+        if content[:2] == b"\x1f\x8b":
+            # Decompress in full first: gzip's length and CRC check at the end of the stream
+            # catches a cut or flipped byte that tarfile alone may read as "no more members".
+            content = gzip.decompress(content)
+        with tarfile.open(fileobj=io.BytesIO(content)) as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    members[member.name.removeprefix("./")] = handle.read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(
+            f"{archive_path}: arkivet er avkuttet eller ødelagt ({_archive_problem(exc)}); "
+            "ingenting er importert"
+        ) from None
+    if "MANIFEST.json" not in members:
+        raise DataError(
+            f"{archive_path}: arkivet har ingen MANIFEST.json (avkuttet, ødelagt eller ikke et "
+            "boso-snapshot); ingenting er importert"
+        )
+    return members
+
+
+def _archive_problem(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{exc.__class__.__name__}: {text[:120]}" if text else exc.__class__.__name__
 
 
 def _import(
@@ -298,9 +345,13 @@ def _import(
     on_file: Callable[[RawFile, dict[str, Any]], None] | None,
 ) -> list[RawFile]:
     manifest = _read_manifest(read, where)
-    imported: list[RawFile] = []
+    # Read and check every file before the first is written: a snapshot that is broken
+    # anywhere leaves data/raw exactly as it was.
+    checked: list[tuple[dict[str, Any], str, str, bytes]] = []
     for entry in manifest["files"]:
-        rel = entry.get("path", "")
+        if not isinstance(entry, dict):
+            raise DataError(f"{where}/MANIFEST.json: a 'files' entry is not an object")
+        rel = str(entry.get("path", ""))
         folder, _, name = rel.partition("/")
         if folder not in SNAPSHOT_SOURCES or not name:
             raise DataError(f"{where}/MANIFEST.json: unexpected path {rel!r}")
@@ -311,9 +362,13 @@ def _import(
         digest = sha256_bytes(content)
         if entry.get("sha256") and entry["sha256"] != digest:
             raise DataError(
-                f"{where}/{rel}: checksum mismatch (manifest {entry['sha256'][:12]}…, "
+                f"{where}/{rel}: checksum mismatch (manifest {str(entry['sha256'])[:12]}…, "
                 f"file {digest[:12]}…): truncated or altered file"
             )
+        checked.append((entry, folder, name, content))
+    imported: list[RawFile] = []
+    for entry, folder, name, content in checked:
+        rel = entry["path"]
         provenance_in = entry.get("provenance")
         raw_file = store.write(
             SNAPSHOT_SOURCES[folder],

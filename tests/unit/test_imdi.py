@@ -79,3 +79,33 @@ def test_wide_layout() -> None:
 def test_bad_input_is_a_clear_error(content: bytes, message: str) -> None:
     with pytest.raises(DataError, match=message):
         imdi.parse_export(content, "bad.csv")
+
+
+def test_long_export_without_its_last_line_end_is_cut() -> None:
+    # "…;37" cut to "…;3" would otherwise be read as 3.
+    cut = LONG.rstrip("\n")
+    with pytest.raises(DataError, match=r"linje 6: siste linje slutter uten linjeskift"):
+        imdi.parse_export(cut.encode("iso-8859-1"), "x.csv")
+
+
+def test_wide_export_ends_without_a_line_end_as_imdi_writes_it() -> None:
+    frame = imdi.parse_export(WIDE.rstrip("\n").encode("iso-8859-1"), "w.csv")
+    assert set(frame["kode"]) == {"3001", "0104"}
+
+
+def test_a_row_with_fewer_fields_is_named_by_line() -> None:
+    lines = LONG.splitlines()
+    lines[2] = lines[2].rsplit(";", 1)[0]
+    with pytest.raises(DataError, match=r"x.csv, linje 3: 5 felt, ventet 6"):
+        imdi.parse_export(("\n".join(lines) + "\n").encode(), "x.csv")
+
+
+def test_check_replaces_refuses_less_and_accepts_more() -> None:
+    old = LONG.encode("iso-8859-1")
+    with pytest.raises(DataError, match="første"):
+        imdi.check_replaces(old, old[: len(old) // 2], "x.csv")
+    fewer = "".join(line + "\n" for line in LONG.splitlines() if ";0220;" not in line)
+    with pytest.raises(DataError, match="mangler 2 kommune×år"):
+        imdi.check_replaces(old, fewer.encode("iso-8859-1"), "x.csv")
+    more = LONG + "Personer;2020;3025;Asker;Faktisk bosetting;40\n"
+    imdi.check_replaces(old, more.encode("iso-8859-1"), "x.csv")

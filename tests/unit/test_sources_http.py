@@ -84,7 +84,7 @@ def test_gives_up_after_bounded_tries_naming_the_url() -> None:
         client.get(URL)
     assert isinstance(info.value, FetchError)
     assert URL in str(info.value)
-    assert "3 tries" in str(info.value)
+    assert "3 forsøk" in str(info.value)
     assert len(adapter.requests) == 3
 
 
@@ -152,3 +152,27 @@ def test_default_clients_share_one_ssb_limiter() -> None:
     a, b = HttpClient(), HttpClient()
     assert a.limiter is b.limiter is ssb_limiter()
     assert (a.limiter.max_requests, a.limiter.period) == (30, 60.0)
+
+
+def test_problem_body_status_and_html_pages_are_told_apart() -> None:
+    unknown = HttpStatusError(
+        URL, 400, '{"type":"Parameter error","title":"Non-existent table","status":404}'
+    )
+    assert unknown.not_found and unknown.body_status == 404 and "Non-existent table" in str(unknown)
+    value = HttpStatusError(
+        URL, 400, '{"type":"Parameter error","title":"Non-existent value","status":400}'
+    )
+    assert not value.not_found
+    page = HttpStatusError(
+        URL, 404, "<!DOCTYPE html>\n<html><head><title>404 - File or directory not found.</title>"
+    )
+    assert page.html and not page.not_found and "\n" not in str(page)
+
+
+def test_short_body_is_retried_and_then_given_up() -> None:
+    clock = FakeClock()
+    adapter = FakeAdapter(lambda r: make_response(r, 200, b"{}", {"Content-Length": "99"}), clock)
+    client = make_client(adapter, clock, max_tries=2)
+    with pytest.raises(GaveUpError, match="fikk 2 av 99 byte"):
+        client.get(URL)
+    assert len(adapter.requests) == 2

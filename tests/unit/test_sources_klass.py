@@ -72,11 +72,11 @@ def test_accept_header_asks_for_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'{"codes": [{"code": "0301"', "not valid JSON"),
+        (b'{"codes": [{"code": "0301"', "ikke fullstendig JSON"),  # retried, then given up
         (b'{"codeChanges": []}', "'codes' list"),
         (b'{"codes": []}', "'codes' is empty"),
         (b'{"codes": [{"code": "0301"}]}', r"codes\[0\] lacks name"),
-        (b"<html>error</html>", "not valid JSON"),
+        (b"<html>error</html>", "ikke fullstendig JSON"),
     ],
 )
 def test_bad_answers_leave_the_good_file_untouched(tmp_path: Path, body: bytes, message) -> None:  # noqa: ANN001

@@ -396,7 +396,8 @@ def test_bad_response_leaves_existing_raw_file_byte_identical(tmp_path: Path, ca
     server = pxweb_12008()
 
     def handler(request):  # noqa: ANN001, ANN202
-        if "/data?" in request.url:
+        # Both data endpoints answer badly: a retried truncated v2 body falls back to v0.
+        if "/data?" in request.url or request.method == "POST":
             return make_response(request, 200, bad)
         return server(request)
 
@@ -605,6 +606,6 @@ def test_no_network_fails_fast_without_trying_v0(tmp_path: Path) -> None:
     adapter = FakeAdapter(None, clock)
     adapter.script = [requests.ConnectionError("Failed to resolve 'data.ssb.no'")] * 10
     client = make_client(adapter, clock, max_tries=3)
-    with pytest.raises(FetchError, match="gave up"):
+    with pytest.raises(FetchError, match="ga opp"):
         ssb.fetch_table("12008", SEL_12008, store=RawStore(tmp_path), client=client)
     assert len(adapter.requests) == 3  # the v2 metadata tries only

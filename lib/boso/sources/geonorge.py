@@ -26,7 +26,7 @@ import geopandas as gpd
 
 from boso.errors import DataError, FetchError
 from boso.raw import RawFile, RawStore, utc_now
-from boso.sources.http import HttpClient, HttpStatusError, RateLimiter
+from boso.sources.http import HttpClient, HttpStatusError, RateLimiter, expect_json
 
 KOMMUNEINFO = "https://ws.geonorge.no/kommuneinfo/v1"
 DEFAULT_EPSG = 4326
@@ -201,7 +201,8 @@ def _json(content: bytes, where: str) -> Any:
 def list_kommuner(client: HttpClient, *, base: str = KOMMUNEINFO) -> list[dict[str, str]]:
     """The current kommuner: ``[{"kommunenummer": "0301", "kommunenavn": "Oslo"}, ...]``."""
     url = f"{base}/kommuner"
-    doc = _json(client.get(url, headers={"Accept": "application/json"}).content, url)
+    answer = client.get(url, headers={"Accept": "application/json"}, check=expect_json)
+    doc = _json(answer.content, url)
     if not isinstance(doc, list) or not doc:
         raise FetchError(f"{url}: expected a non-empty list of kommuner")
     out = []
@@ -295,7 +296,7 @@ def fetch_boundaries(
     for number in wanted:
         url = f"{base}/kommuner/{number}/omrade?utkoordsys={epsg}"
         try:
-            response = client.get(url, headers={"Accept": "application/json"})
+            response = client.get(url, headers={"Accept": "application/json"}, check=expect_json)
         except HttpStatusError as exc:
             raise FetchError(f"kommune {number}: {exc}") from None
         feature = area_feature(_json(response.content, url), number, names[number], epsg, url)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import collections
 import email.utils
+import http.client
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
+import urllib3.exceptions
 
 from boso.errors import FetchError
 
@@ -24,6 +27,16 @@ USER_AGENT = f"boso/0.1 (boligsosial statistikk) python-requests/{requests.__ver
 
 # Statuses worth another try: rate limiting and server-side trouble.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+# A body that breaks off mid-transfer. requests wraps most of these, but reading the body can
+# still surface urllib3's or http.client's own exception; all mean "try again".
+_BROKEN_BODY = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+)
 
 
 def default_session() -> requests.Session:
@@ -33,22 +46,89 @@ def default_session() -> requests.Session:
     return session
 
 
+class IncompleteBodyError(FetchError):
+    """A 2xx answer whose body is shorter than announced, or cut off (retried like a 5xx)."""
+
+
 class HttpStatusError(FetchError):
     """The server answered with a status that retrying will not fix (e.g. 400, 403, 404).
+
+    PxWebApi v2 answers errors with a JSON problem body ``{"type", "title", "status"}`` whose
+    ``status`` can differ from the HTTP status (an unknown table is HTTP 400 with a body that
+    says 404). A web server in front of it answers some errors with an HTML page instead (an
+    over-long GET URL gets IIS's HTML "404 - File or directory not found").
 
     Attributes:
         url: The requested URL.
         status: The HTTP status code.
         body: The start of the response body (for error messages).
+        title: The problem body's ``title`` (e.g. ``"Non-existent table"``), or ``""``.
+        body_status: The problem body's ``status``, or None when the body has none.
+        html: The body is an HTML page (from the web server, not from the API).
     """
 
     def __init__(self, url: str, status: int, body: str = "") -> None:
         self.url = url
         self.status = status
         self.body = body
-        flat = " ".join(body.split())  # one line: the CLI prints errors on a single line
-        detail = f": {flat[:200]}" if flat else ""
-        super().__init__(f"HTTP {status} from {url}{detail}")
+        self.title, self.body_status = _problem(body)
+        self.html = _looks_like_html(body)
+        if self.title:
+            detail = f": {self.title}"
+            if self.body_status is not None and self.body_status != status:
+                detail += f" (status {self.body_status} i svaret)"
+        elif self.html:
+            detail = ": HTML-side fra webserveren" + (
+                f" ({_html_title(body)})" if _html_title(body) else ""
+            )
+        else:
+            flat = " ".join(body.split())  # one line: the CLI prints errors on a single line
+            detail = f": {flat[:200]}" if flat else ""
+        super().__init__(f"HTTP {status} fra {url}{detail}")
+
+    @property
+    def not_found(self) -> bool:
+        """The API itself says the thing asked for does not exist (HTTP 404 or body status 404).
+
+        An HTML 404 page is *not* this: it comes from the web server (e.g. for a GET URL longer
+        than about 2 100 characters) and says nothing about the table.
+        """
+        if self.html:
+            return False
+        return self.status in (404, 410) or self.body_status in (404, 410)
+
+
+def _problem(body: str) -> tuple[str, int | None]:
+    """``(title, status)`` of a JSON problem body, or ``("", None)``."""
+    text = body.strip()
+    if not text.startswith("{"):
+        return "", None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return "", None
+    if not isinstance(doc, dict):
+        return "", None
+    title = doc.get("title") or doc.get("message") or ""
+    status = doc.get("status")
+    return (
+        " ".join(str(title).split())[:200],
+        status if isinstance(status, int) and not isinstance(status, bool) else None,
+    )
+
+
+def _looks_like_html(body: str) -> bool:
+    text = body.lstrip()
+    return text.startswith("<") and "<html" in text[:2000].lower()
+
+
+def _html_title(body: str) -> str:
+    low = body.lower()
+    start = low.find("<title>")
+    end = low.find("</title>", start)
+    if start < 0 or end < 0:
+        return ""
+    return " ".join(body[start + len("<title>") : end].split())[:120]
 
 
 class GaveUpError(FetchError):
@@ -65,7 +145,7 @@ class GaveUpError(FetchError):
         self.url = url
         self.tries = tries
         self.unreachable = unreachable
-        super().__init__(f"gave up on {url} after {tries} tries (last error: {last})")
+        super().__init__(f"ga opp {url} etter {tries} forsøk (siste feil: {last})")
 
 
 class RateLimiter:
@@ -199,8 +279,13 @@ class HttpClient:
         *,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
+        check: Callable[[requests.Response], Any] | None = None,
     ) -> requests.Response:
         """Send one request, retrying what is worth retrying.
+
+        A 2xx answer whose body is shorter than its ``Content-Length``, or that ``check``
+        rejects with :class:`IncompleteBodyError`, is retried like a 5xx; so is a body that
+        breaks off mid-transfer (``ChunkedEncodingError``, ``IncompleteRead``).
 
         Args:
             method: ``GET`` or ``POST``.
@@ -208,6 +293,8 @@ class HttpClient:
                 its length).
             json_body: JSON body for POST.
             headers: Extra headers.
+            check: Called with each 2xx response; raise :class:`IncompleteBodyError` to have
+                it retried (e.g. :func:`expect_json`). Other exceptions propagate at once.
 
         Returns:
             The successful (2xx) response.
@@ -215,6 +302,7 @@ class HttpClient:
         Raises:
             HttpStatusError: A non-retryable status (4xx other than 408/425/429).
             GaveUpError: Every try failed with a retryable error.
+            FetchError: The request cannot be sent at all (e.g. an invalid URL).
         """
         last = "no try made"
         delay = 0.0
@@ -235,13 +323,30 @@ class HttpClient:
                     timeout=self.timeout,
                 )
             except requests.Timeout as exc:
-                last, delay = f"timeout ({exc.__class__.__name__})", backoff
+                last, delay = f"tidsavbrudd – timeout ({exc.__class__.__name__})", backoff
                 continue
             except requests.ConnectionError as exc:
-                last, delay = f"connection error ({_short(exc)})", backoff
+                last, delay = f"tilkoblingsfeil ({_short(exc)})", backoff
                 connection_failures += 1
                 continue
+            except _BROKEN_BODY as exc:
+                last, delay = f"overføringen brøt av ({exc.__class__.__name__})", backoff
+                continue
+            except requests.RequestException as exc:
+                raise FetchError(
+                    f"{url}: forespørselen kunne ikke sendes ({_short(exc)})"
+                ) from None
             if 200 <= response.status_code < 300:
+                try:
+                    _check_length(response)
+                    if check is not None:
+                        check(response)
+                except _BROKEN_BODY as exc:
+                    last, delay = f"overføringen brøt av ({exc.__class__.__name__})", backoff
+                    continue
+                except IncompleteBodyError as exc:
+                    last, delay = f"ufullstendig svar ({_short(exc)})", backoff
+                    continue
                 return response
             if response.status_code in RETRY_STATUSES:
                 last = f"HTTP {response.status_code}"
@@ -260,6 +365,53 @@ class HttpClient:
     def post(self, url: str, json_body: Any, **kwargs: Any) -> requests.Response:
         """POST ``json_body`` to ``url`` (see :meth:`request`)."""
         return self.request("POST", url, json_body=json_body, **kwargs)
+
+
+def _check_length(response: requests.Response) -> None:
+    """Raise :class:`IncompleteBodyError` when the body is shorter than ``Content-Length``."""
+    announced = response.headers.get("Content-Length", "").strip()
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    # With gzip/deflate the header counts compressed bytes; requests hands us decoded ones.
+    if not announced.isdigit() or encoding not in ("", "identity"):
+        return
+    received = len(response.content)
+    if received < int(announced):
+        raise IncompleteBodyError(
+            f"{response.url}: fikk {received} av {int(announced)} byte (Content-Length)"
+        )
+
+
+def expect_json(response: requests.Response) -> Any:
+    """A ``check`` for :meth:`HttpClient.request`: the body must be complete JSON.
+
+    A 2xx body that breaks off mid-document is a transfer problem, retried like a 5xx.
+
+    Raises:
+        IncompleteBodyError: The body is empty or not valid JSON.
+    """
+    try:
+        doc = json.loads(response.content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IncompleteBodyError(
+            f"{response.url}: svaret er ikke fullstendig JSON ({exc})"
+        ) from None
+    # Kept so that callers need not parse a large answer twice (see ``response_json``).
+    response.boso_json = doc  # type: ignore[attr-defined]
+    return doc
+
+
+def response_json(response: requests.Response, url: str) -> Any:
+    """The JSON of a response checked by :func:`expect_json` (parsed again otherwise).
+
+    Raises:
+        FetchError: The body is not valid JSON.
+    """
+    if hasattr(response, "boso_json"):
+        return response.boso_json
+    try:
+        return json.loads(response.content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FetchError(f"{url}: response is not valid JSON ({exc})") from None
 
 
 def _short(exc: BaseException) -> str:

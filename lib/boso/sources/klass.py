@@ -21,7 +21,7 @@ from typing import Any
 
 from boso.errors import FetchError, QueryError
 from boso.raw import RawFile, RawStore
-from boso.sources.http import HttpClient, HttpStatusError
+from boso.sources.http import HttpClient, HttpStatusError, expect_json
 
 BASE = "https://data.ssb.no/api/klass/v1"
 KOMMUNER = "131"
@@ -102,11 +102,17 @@ def _fetch(
     query: dict[str, Any],
 ) -> RawFile:
     try:
-        response = client.get(url, headers=HEADERS)
+        response = client.get(url, headers=HEADERS, check=expect_json)
     except HttpStatusError as exc:
         if exc.status == 404:
             raise QueryError(f"KLASS has nothing at {url} (HTTP 404)") from None
         raise
+
+    def validate(content: bytes) -> None:
+        doc = check_klass(content, key, url)
+        if store.exists("klass", name):
+            check_not_shrunk(store.get("klass", name).read_bytes(), doc, key, url)
+
     return store.write(
         "klass",
         name,
@@ -114,9 +120,49 @@ def _fetch(
         url=url,
         query=query,
         synthetic=False,
-        validate=lambda content: check_klass(content, key, url),
+        validate=validate,
         extra={"format": "json"},
     )
+
+
+# What identifies an item of each list (names and notes may be corrected between fetches).
+_IDENTITY: dict[str, tuple[str, ...]] = {
+    "codeChanges": ("oldCode", "newCode", "changeOccurred"),
+    "codes": ("code",),
+    "correspondenceItems": ("sourceCode", "targetCode"),
+}
+
+
+def check_not_shrunk(old: bytes, new: dict[str, Any], key: str, where: str) -> None:
+    """Refuse an answer that lacks items the stored file (same query) has.
+
+    KLASS answers for a fixed date or period describe the past, so a new answer may add or
+    correct items but should not lose any; one that does (a partial answer) would silently drop
+    kommuner from every table.
+
+    Raises:
+        FetchError: Items of the stored file are missing from ``new``.
+    """
+    try:
+        before = json.loads(old)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return  # the stored file is broken itself; the new answer replaces it
+    if not isinstance(before, dict) or not isinstance(before.get(key), list):
+        return
+    fields = _IDENTITY[key]
+
+    def identities(doc: dict[str, Any]) -> set[tuple[str, ...]]:
+        return {
+            tuple(str(item.get(f)) for f in fields) for item in doc[key] if isinstance(item, dict)
+        }
+
+    lost = identities(before) - identities(new)
+    if lost:
+        example = "/".join(sorted(lost)[0])
+        raise FetchError(
+            f"{where}: svaret mangler {len(lost)} av {len(before[key])} oppføringer som den "
+            f"lagrede filen har (f.eks. {example}); den lagrede beholdes"
+        )
 
 
 def fetch_changes(

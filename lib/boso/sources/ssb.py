@@ -34,7 +34,7 @@ import numpy as np
 
 from boso.errors import FetchError, QueryError
 from boso.raw import RawFile, RawStore
-from boso.sources.http import GaveUpError, HttpClient, HttpStatusError
+from boso.sources.http import GaveUpError, HttpClient, HttpStatusError, expect_json, response_json
 
 V2_BASE = "https://data.ssb.no/api/pxwebapi/v2"
 V0_BASE = "https://data.ssb.no/api/v0/no/table"
@@ -191,20 +191,21 @@ def get_metadata(
     check_table_id(table_id)
     url = f"{base}/tables/{table_id}/metadata?lang={LANG}"
     try:
-        return parse_metadata(_json(client.get(url), url), table_id)
+        return parse_metadata(_json(client.get(url, check=expect_json), url), table_id)
     except HttpStatusError as exc:
+        # v2 says "unknown table" as HTTP 400 with a problem body whose status is 404.
         if exc.status not in _FALLBACK_STATUSES and exc.status != 400:
             raise
-        v2_problem = f"v2: HTTP {exc.status}"
+        v2_problem = f"v2: HTTP {exc.status}" + (f" {exc.title}" if exc.title else "")
     except GaveUpError as exc:
         if exc.unreachable:
             raise  # v0 lives on the same host; no point in waiting for it too
         v2_problem = f"v2: {exc}"
     v0_url = f"{v0_base}/{table_id}/"
     try:
-        return parse_v0_metadata(_json(client.get(v0_url), v0_url), table_id)
+        return parse_v0_metadata(_json(client.get(v0_url, check=expect_json), v0_url), table_id)
     except HttpStatusError as exc:
-        if exc.status in (400, 404, 410):
+        if exc.status in (400, 404, 410) and not exc.html:
             raise QueryError(
                 f"SSB table {table_id!r} not found ({v2_problem}; v0: HTTP {exc.status})"
             ) from None
@@ -222,9 +223,9 @@ def get_codelist(codelist_id: str, client: HttpClient, *, base: str = V2_BASE) -
     """
     url = f"{base}/codelists/{urllib.parse.quote(codelist_id, safe='')}?lang={LANG}"
     try:
-        doc = _json(client.get(url), url)
+        doc = _json(client.get(url, check=expect_json), url)
     except HttpStatusError as exc:
-        if exc.status == 404:
+        if exc.not_found:
             raise QueryError(f"SSB codelist {codelist_id!r} not found") from None
         raise
     if not isinstance(doc, dict) or not isinstance(doc.get("values"), list):
@@ -589,14 +590,25 @@ class _FallbackError(Exception):
 
 def _send_v2(query: TableQuery, client: HttpClient, base: str) -> tuple[bytes, str]:
     url = v2_data_url(query, base=base)
+    post_url = v2_data_url(query, base=base, with_codes=False)
     try:
         if len(url) <= MAX_GET_URL:
-            response = client.get(url)
+            try:
+                response = client.get(url, check=expect_json)
+            except HttpStatusError as exc:
+                if not (exc.html and exc.status in (404, 414)):
+                    raise
+                # The web server's HTML 404 (or 414) for a GET URL it finds too long says
+                # nothing about the table: send the same selection as a POST body instead.
+                url = post_url
+                response = client.post(url, v2_post_body(query), check=expect_json)
         else:
-            url = v2_data_url(query, base=base, with_codes=False)
-            response = client.post(url, v2_post_body(query))
+            url = post_url
+            response = client.post(url, v2_post_body(query), check=expect_json)
     except HttpStatusError as exc:
-        if exc.status in _FALLBACK_STATUSES:
+        # An HTML page even for the POST says nothing about the table either: try v0, and
+        # never report "unknown table" on its account.
+        if exc.html or exc.status in _FALLBACK_STATUSES or exc.not_found:
             raise _FallbackError(str(exc)) from exc
         raise
     except GaveUpError as exc:
@@ -608,7 +620,7 @@ def _send_v2(query: TableQuery, client: HttpClient, base: str) -> tuple[bytes, s
 
 def _send_v0(query: TableQuery, client: HttpClient, v0_base: str) -> tuple[bytes, str]:
     url = f"{v0_base}/{query.table_id}/"
-    return client.post(url, v0_body(query)).content, url
+    return client.post(url, v0_body(query), check=expect_json).content, url
 
 
 # --------------------------------------------------------------------------------------------
@@ -1005,7 +1017,4 @@ def _validate_for_store(content: bytes, where: str) -> None:
 
 
 def _json(response: Any, url: str) -> Any:
-    try:
-        return json.loads(response.content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{url}: response is not valid JSON ({exc})") from None
+    return response_json(response, url)
