@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,8 @@ class BuildContext:
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Intermediate sums (implied denominators, weighted numerators) by level, computed once.
     derived: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+    # Indicators with the optional dimensions their raw table has (see effective_indicator).
+    effective: dict[str, Indicator] = field(default_factory=dict)
 
     @property
     def current(self) -> set[str]:
@@ -236,15 +238,72 @@ def _select(indicator: Indicator, table: SourceTable) -> pd.DataFrame:
         unknown = set(codes) - set(frame[variable].unique())
         if unknown:
             raise DataError(f"{indicator.table}: {variable} has no codes {sorted(unknown)}")
-        frame = frame.loc[frame[variable].isin(codes)]
+        optional = indicator.optional_selection.get(variable, [])
+        frame = frame.loc[frame[variable].isin([*codes, *optional])]
+    for variable, codes in indicator.optional_selection.items():
+        if variable not in indicator.selection and variable in frame.columns:
+            frame = frame.loc[frame[variable].isin(codes)]
+    for variable, ranges in indicator.dimension_groups.items():
+        if variable in frame.columns:
+            frame = frame.assign(**{variable: group_codes(frame[variable], ranges)})
     keep = {"region", "aar", "verdi", "status", *indicator.dimensions}
     extra = [c for c in frame.columns if c not in keep]
     collapse = [c for c in extra if frame[c].nunique() > 1]
-    if collapse:
+    grouped = [v for v in indicator.dimension_groups if v in indicator.dimensions]
+    if collapse or grouped:
         if indicator.kind != "count":
             raise DataError(f"{indicator.id}: a rate cannot be summed over {collapse}")
         frame = _sum_over(frame, ["region", "aar", *indicator.dimensions])
     return frame[["region", "aar", *indicator.dimensions, "verdi", "status"]].reset_index(drop=True)
+
+
+def group_codes(codes: pd.Series, ranges: list[str]) -> pd.Series:
+    """Map age-like codes (``"007"``, ``"105+"``) to ranges such as ``"0-19"`` or ``"80-"``.
+
+    Codes without a leading number (a total, say) keep their own category, so nothing is
+    silently dropped from a sum.
+
+    Raises:
+        DataError: A numbered code falls in none of the ranges (the ranges have a hole).
+    """
+    bounds = []
+    for label in ranges:
+        low, _, high = label.partition("-")
+        bounds.append((label, int(low), int(high) if high else None))
+    mapping: dict[str, str] = {}
+    for code in pd.unique(codes.astype(str)):
+        number = pd.to_numeric(pd.Series([code]).str.extract(r"^(\d+)")[0]).iloc[0]
+        if pd.isna(number):
+            mapping[code] = code
+            continue
+        hits = [lab for lab, lo, hi in bounds if number >= lo and (hi is None or number <= hi)]
+        if not hits:
+            raise DataError(f"kode {code!r} faller utenfor gruppene {ranges}")
+        mapping[code] = hits[0]
+    return codes.astype(str).map(mapping)
+
+
+def effective_indicator(indicator: Indicator, table: SourceTable | None) -> Indicator:
+    """The indicator with the optional dimensions the raw table actually varies in.
+
+    A projection fetched with three alternatives keeps ``ContentsCode`` (as ``alternativ``);
+    the snapshot's single main alternative does not, so its table has no such column.
+    """
+    if table is None or not indicator.optional_dimensions:
+        return indicator
+    frame = table.frame
+    for variable, codes in indicator.selection.items():
+        if variable in frame.columns:
+            optional = indicator.optional_selection.get(variable, [])
+            frame = frame.loc[frame[variable].isin([*codes, *optional])]
+    kept = [
+        dim
+        for dim in indicator.optional_dimensions
+        if dim in frame.columns and dim not in indicator.dimensions and frame[dim].nunique() > 1
+    ]
+    if not kept:
+        return indicator
+    return replace(indicator, dimensions=[*indicator.dimensions, *kept])
 
 
 def _sum_over(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -382,9 +441,11 @@ def _levels(ctx: BuildContext, harmonised: Harmonised, keys: list[str]) -> dict[
 
 def compute_indicator(ctx: BuildContext, indicator: Indicator) -> pd.DataFrame:
     """All levels of one indicator, before labelling (``nivaa, region, aar, keys, verdi, ...``)."""
+    table = ctx.table(indicator) if indicator.published else None
+    indicator = effective_indicator(indicator, table)
+    ctx.effective[indicator.id] = indicator
     keys = _dimension_columns(indicator)
     parts: dict[str, pd.DataFrame] = {}
-    table = ctx.table(indicator) if indicator.published else None
     selected = _select(indicator, table) if table is not None else None
     years = set(selected["aar"]) if selected is not None else None
 
@@ -581,6 +642,7 @@ def _provenance(ctx: BuildContext, indicator: Indicator) -> dict[str, Any]:
 
 def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame) -> pd.DataFrame:
     """Add names, units, provenance and flags; order columns per the processed schema."""
+    indicator = ctx.effective.get(indicator.id, indicator)
     meta = ctx.meta[indicator.id]
     out = frame.copy()
     names = ctx.registry.set_index("kommunenummer")["kommunenavn"]
@@ -612,7 +674,7 @@ def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame
     out.loc[out["verdi"].notna() & out["status"].isin([":", "..", "."]), "verdi"] = np.nan
     dim_columns = []
     for dimension in indicator.dimensions:
-        column = dimension.lower()
+        column = indicator.column_name(dimension)
         labels = meta["dimension_labels"].get(dimension, {})
         out[column] = out.pop(dimension).astype(str)
         out[f"{column}_navn"] = out[column].map(labels).fillna(out[column])

@@ -40,11 +40,20 @@ class Indicator:
     weight: str | None = None
     imdi_series: str | None = None
     hidden: bool = False
+    table_fallbacks: list[str] = field(default_factory=list)
+    optional_selection: dict[str, list[str]] = field(default_factory=dict)
+    optional_dimensions: list[str] = field(default_factory=list)
+    dimension_names: dict[str, str] = field(default_factory=dict)
+    dimension_groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def raw_file(self) -> str:
         """The raw file name inside ``data/raw/<source>/``."""
         return self.file or f"{self.table}.json"
+
+    def column_name(self, dimension: str) -> str:
+        """The processed column of a kept dimension (``ContentsCode`` → ``alternativ``)."""
+        return self.dimension_names.get(dimension, dimension.lower())
 
     @property
     def published(self) -> bool:
@@ -101,9 +110,10 @@ def ssb_queries() -> dict[str, dict[str, Any]]:
     """The SSB queries the catalog needs, one per table, for ``boso fetch``.
 
     Returns:
-        ``{table_id: {"file", "region_variable", "selection", "codelist", "output_values"}}``
-        where ``selection`` maps each variable to the union of codes the indicators use (the
-        region variable and ``Tid`` are ``"*"``, i.e. everything).
+        ``{table_id: {"file", "region_variable", "selection", "codelist", "output_values",
+        "fallbacks"}}`` where ``selection`` maps each variable to the union of codes the
+        indicators use, optional ones included (the region variable and ``Tid`` are ``"*"``,
+        i.e. everything) and ``fallbacks`` lists successor table ids to try, in order.
     """
     queries: dict[str, dict[str, Any]] = {}
     for indicator in load_catalog().values():
@@ -117,12 +127,20 @@ def ssb_queries() -> dict[str, dict[str, Any]]:
                 "selection": {indicator.region_variable: "*", "Tid": "*"},
                 "codelist": dict(indicator.codelist),
                 "output_values": dict(indicator.output_values),
+                "fallbacks": [],
             },
         )
-        for variable, codes in indicator.selection.items():
+        for successor in indicator.table_fallbacks:
+            if successor not in query["fallbacks"]:
+                query["fallbacks"].append(successor)
+        wanted: dict[str, list[str]] = {}
+        for source in (indicator.selection, indicator.optional_selection):
+            for variable, codes in source.items():
+                wanted[variable] = [*wanted.get(variable, []), *codes]
+        for variable, codes in wanted.items():
             current = query["selection"].get(variable)
             merged = sorted(set(current or []) | set(codes))
             query["selection"][variable] = merged
-        for dimension in indicator.dimensions:
+        for dimension in [*indicator.dimensions, *indicator.optional_dimensions]:
             query["selection"].setdefault(dimension, "*")
     return queries

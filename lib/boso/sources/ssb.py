@@ -53,6 +53,10 @@ _FALLBACK_STATUSES = frozenset({404, 410, 501})
 Selection = Mapping[str, Sequence[str] | str]
 
 
+class TableNotFoundError(QueryError):
+    """Neither API knows the table (e.g. SSB has replaced it by a successor)."""
+
+
 # --------------------------------------------------------------------------------------------
 # Metadata
 
@@ -205,7 +209,7 @@ def get_metadata(
         return parse_v0_metadata(_json(client.get(v0_url), v0_url), table_id)
     except HttpStatusError as exc:
         if exc.status in (400, 404, 410):
-            raise QueryError(
+            raise TableNotFoundError(
                 f"SSB table {table_id!r} not found ({v2_problem}; v0: HTTP {exc.status})"
             ) from None
         raise FetchError(f"SSB table {table_id}: no metadata ({v2_problem}; {exc})") from exc
