@@ -1157,3 +1157,117 @@ def growth_chart(growth: Table) -> Chart:
         retrieved="",
         finding="",
     )
+
+
+# ------------------------------------------------------------ estimated and projected segments
+ESTIMATED_NOTE = (
+    "Stiplet linje for kommunen: anslag. År før kommunedelingen er anslått som kommunens andel "
+    "av den delte kommunens tall, fordelt etter folketallet da kommunen ble delt."
+)
+
+
+def _marked_traces(
+    part: pd.DataFrame,
+    name: str,
+    level: str,
+    marked: pd.Series,
+    marked_name: str,
+    value: str = "verdi",
+    fmt: str = ",.1f",
+) -> list[go.Scatter]:
+    """A solid trace for ordinary years and a dashed one for ``marked`` years.
+
+    The dashed trace repeats the neighbouring ordinary point so the line stays unbroken where
+    the two parts meet.
+    """
+    part = part.assign(_marked=marked.reindex(part.index).fillna(False).astype(bool))
+    part = part.sort_values("aar")
+    plain = part.loc[~part["_marked"]]
+    dashed = part.loc[part["_marked"]]
+    traces = []
+    if plain[value].notna().any():
+        traces.append(_line_trace(plain.drop(columns="_marked"), name, level, value, fmt))
+    if dashed[value].notna().any():
+        years = set(dashed["aar"])
+        bridge = plain.loc[
+            plain["aar"].isin({y - 1 for y in years} | {y + 1 for y in years})
+            & plain[value].notna()
+        ]
+        joined = pd.concat([dashed, bridge]).drop(columns="_marked")
+        trace = _line_trace(joined, marked_name, level, value, fmt)
+        trace.line.dash = "dash"
+        trace.marker.symbol = "circle-open"
+        traces.append(trace)
+    return traces
+
+
+def history_projection(
+    df: pd.DataFrame, title: str | None = None, subject: str = "Befolkningen"
+) -> Chart:
+    """The kommune's registered population followed by the projection, projected part dashed.
+
+    Args:
+        df: Rows from :func:`boso.housing_need.history_with_projection` (column
+            ``framskrevet``); only the kommune is drawn.
+        title: Chart title.
+        subject: Sentence subject.
+    """
+    df = indicators.prepare(df)
+    kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df.columns else df
+    title = title or "Befolkning og framskrevet befolkning"
+    if not _has_values(kommune):
+        return _empty_chart(title, kommune, "Det finnes ingen befolkningstall for kommunen.")
+    name = indicators.kommune_name(kommune) if "nivaa" in kommune.columns else subject
+    fmt = _yformat(kommune["verdi"])
+    fig = go.Figure()
+    for trace in _marked_traces(
+        kommune,
+        f"{name}, registrert",
+        "kommune",
+        kommune["framskrevet"],
+        f"{name}, framskrevet (MMMM)",
+        fmt=fmt,
+    ):
+        fig.add_trace(trace)
+    fig.update_layout(base_layout(title, "personer"))
+    projected = kommune.loc[kommune["framskrevet"] & kommune["verdi"].notna()].sort_values("aar")
+    registered = kommune.loc[~kommune["framskrevet"] & kommune["verdi"].notna()].sort_values("aar")
+    finding = ""
+    if not projected.empty and not registered.empty:
+        last = registered.iloc[-1]
+        end = projected.iloc[-1]
+        finding = (
+            f"{subject} i {name} var {text.fmt_number(last['verdi'])} i {int(last['aar'])} og er "
+            f"framskrevet til {text.fmt_number(end['verdi'])} i {int(end['aar'])}."
+        )
+    note = "Stiplet linje: SSBs framskriving (hovedalternativet), ikke registrerte tall."
+    return make_chart(fig, kommune, title, "Befolkning og framskrevet befolkning", [note], finding)
+
+
+def projection_index(df: pd.DataFrame, title: str | None = None) -> Chart:
+    """Projected population as an index (first projection year = 100) for all four regions.
+
+    The finding compares growth to the last projection year in the future tense ("er
+    framskrevet til å vokse"), unlike :func:`index_chart`'s observed growth.
+    """
+    from boso import housing_need
+
+    totals = housing_need.projection_totals(indicators.prepare(df))
+    chart = index_chart(totals, title=title)
+    growth = housing_need.projected_growth(totals, years=(int(totals["aar"].max()),))
+    own = growth.loc[growth["nivaa"] == "kommune"]
+    if chart.empty or own.empty:
+        return chart
+    first = own.iloc[0]
+    others = [
+        f"{text.fmt_percent(r.endring_prosent, signed=True)} {text.in_region(r.sammenligning)}"
+        for r in growth.loc[growth["nivaa"] != "kommune"].itertuples(index=False)
+    ]
+    change = "vokse" if first["endring"] >= 0 else "gå ned"
+    chart.finding = (
+        f"Fra {int(first['basisaar'])} til {int(first['aar'])} er folketallet i "
+        f"{first['sammenligning']} framskrevet til å {change} med "
+        f"{text.fmt_percent(abs(first['endring_prosent']))}"
+        + (f", mot {text.join_list(others)}." if others else ".")
+    )
+    return chart
