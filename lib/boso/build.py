@@ -38,6 +38,8 @@ from boso.raw import RawFile, RawStore
 from boso.sources import imdi
 
 LEVELS = ("fylke", "kostragruppe", "landet")
+#: Population tables whose values (in the successors' codes) give the shares of a split kommune.
+POPULATION_INDICATORS = ("befolkning", "befolkning_framskrevet")
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,6 +155,14 @@ class BuildContext:
     derived: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
     # Indicators with the optional dimensions their raw table has (see effective_indicator).
     effective: dict[str, Indicator] = field(default_factory=dict)
+    _shares: pd.DataFrame | None = None
+
+    @property
+    def split_shares(self) -> pd.DataFrame:
+        """Population shares of split kommuner (see :func:`boso.kommune.split_shares`)."""
+        if self._shares is None:
+            self._shares = km.split_shares(self.code_map, _population_by_code(self))
+        return self._shares
 
     @property
     def current(self) -> set[str]:
@@ -323,23 +333,76 @@ class Harmonised:
     contributions: pd.DataFrame  # see boso.kommune.contributions
 
 
+def _population_by_code(ctx: BuildContext) -> pd.DataFrame:
+    """Population per kommune code and year from the raw population tables present.
+
+    Read straight from the raw tables (main alternative, all ages) so that shares can be
+    computed before any indicator is harmonised.
+    """
+    catalog = load_catalog()
+    frames = []
+    for indicator_id in POPULATION_INDICATORS:
+        indicator = catalog.get(indicator_id)
+        if indicator is None:
+            continue
+        try:
+            table = ctx.table(indicator)
+        except DataError:
+            continue  # e.g. no projection file: shares come from what exists
+        plain = replace(
+            indicator, optional_selection={}, optional_dimensions=[], dimension_groups={}
+        )
+        rows = _select(plain, table)
+        kinds = classify_regions(rows["region"])
+        rows = rows.loc[kinds.isin(["kommune", "kommune_agg"])]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kommunenummer": rows["region"].str.replace("K-", "", regex=False),
+                    "aar": rows["aar"],
+                    "verdi": rows["verdi"],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=["kommunenummer", "aar", "verdi"])
+    # The first table that has a kommune-year wins (registered population before projection).
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["kommunenummer", "aar"])
+
+
 def _harmonise(ctx: BuildContext, indicator: Indicator, selected: pd.DataFrame) -> Harmonised:
-    """Harmonise the kommune rows of a published indicator (summing: callers fix rates)."""
+    """Harmonise the kommune rows of a published indicator (summing: callers fix rates).
+
+    For counts, the part of a split kommune is estimated by population share where that is
+    possible (``harmonisering = estimert``); the region levels keep summing the published
+    values, which needs no estimate.
+    """
     kinds = classify_regions(selected["region"])
     keys = _dimension_columns(indicator)
     plain = selected.loc[kinds == "kommune"].rename(columns={"region": "kode"})
     backcast = selected.loc[kinds == "kommune_agg"].rename(columns={"region": "kode"})
     parts, contribs = [], []
+
+    def estimated(contrib: pd.DataFrame, code_year: int | None = None) -> pd.DataFrame:
+        if contrib.empty or not contrib["deling"].any():
+            return contrib
+        out = km.estimate_split_parts(contrib, ctx.split_shares, ctx.code_map, code_year=code_year)
+        if indicator.kind != "count":
+            # A rate is not divided between kommuner: sharing numerator and denominator alike
+            # leaves the split kommune's own rate as the estimate for each part.
+            out["verdi"] = contrib["verdi"]
+        return out
+
     if not plain.empty:
         contrib = km.contributions(plain, ctx.code_map, keys=keys)
         contribs.append(contrib)
-        parts.append(km.harmonise_contributions(contrib, keys))
+        parts.append(km.harmonise_contributions(estimated(contrib), keys))
     if not backcast.empty:
         backcast = backcast.assign(kode=backcast["kode"].str[2:])
         year = _structure_year(ctx, set(backcast["kode"]))
         contrib = km.contributions(backcast, ctx.code_map, keys=keys, code_year=year)
         contribs.append(contrib)
-        harmonised = km.harmonise_contributions(contrib, keys)
+        harmonised = km.harmonise_contributions(estimated(contrib, year), keys)
         harmonised["harmonisering"] = harmonised["harmonisering"].replace(
             {"": "ssb_agg", "omkodet": "ssb_agg", "sammenslaatt": "ssb_agg"}
         )
@@ -505,23 +568,34 @@ def _compute_rate(
         for level in ("kommune", *LEVELS):
             frame = computed_level(level)
             parts[level] = frame.assign(harmonisering="beregnet")
+        parts["kommune"] = _mark_estimated(ctx, indicator, parts["kommune"], keys)
         return parts
 
     published = _harmonise(ctx, indicator, selected).kommune
     # A rate summed over several predecessors is meaningless: recompute those, keep the rest.
-    merged_rows = published["n_forgjengere"].fillna(1) > 1
+    # A split predecessor's rate that could not be estimated is recomputed from the estimated
+    # parts of numerator and denominator where they exist.
+    split_rows = published["harmonisering"] == "deling"
+    merged_rows = (published["n_forgjengere"].fillna(1) > 1) | split_rows
     recomputed = computed_level("kommune")
     if recomputed is not None and merged_rows.any():
         index = ["region", "aar", *keys]
-        fix = published.loc[merged_rows, index].merge(recomputed, on=index, how="left")
+        fix = published.loc[merged_rows, [*index, "harmonisering"]].merge(
+            recomputed, on=index, how="left"
+        )
         fix["status"] = fix["status"].fillna("..")
-        fix["harmonisering"] = "sammenslaatt"
+        fix["harmonisering"] = np.where(
+            fix["harmonisering"] == "deling",
+            np.where(fix["verdi"].notna(), "estimert", "deling"),
+            "sammenslaatt",
+        )
         published = pd.concat([published.loc[~merged_rows], fix], ignore_index=True)
     elif merged_rows.any():
+        merged_rows = published["n_forgjengere"].fillna(1) > 1
         published.loc[merged_rows, "verdi"] = np.nan
         published.loc[merged_rows, "status"] = ".."
         published.loc[merged_rows, "harmonisering"] = "ikke_beregnbar"
-    parts["kommune"] = published
+    parts["kommune"] = _mark_estimated(ctx, indicator, published, keys)
     ssb = _ssb_levels(ctx, selected)
     years = set(selected["aar"])
     for level in LEVELS:
@@ -531,6 +605,42 @@ def _compute_rate(
         else:
             parts[level] = _combine_levels(ssb[level], computed, keys, years)
     return parts
+
+
+def _mark_estimated(
+    ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame, keys: list[str]
+) -> pd.DataFrame:
+    """Flag kommune rates like the counts they were computed from.
+
+    ``estimert`` where an input is a split estimate; ``deling`` where a missing rate is missing
+    because an input could not be back-cast across a split (so the report can say why).
+    """
+    inputs = [
+        (indicator.numerator, 0),
+        (indicator.denominator, indicator.denominator_year_offset),
+        (indicator.weight, 0),
+    ]
+    index = ["region", "aar", *keys]
+    flagged = frame
+    for other_id, offset in inputs:
+        if other_id is None or other_id not in ctx.results:
+            continue
+        other = ctx.results[other_id]
+        for flag, has_value in (("estimert", True), ("deling", False)):
+            marked = other.loc[
+                (other["nivaa"] == "kommune") & (other["harmonisering"] == flag),
+                [c for c in index if c in other.columns],
+            ].drop_duplicates()
+            if marked.empty:
+                continue
+            marked = marked.assign(aar=marked["aar"] - offset, _hit=True)
+            on = [c for c in index if c in marked.columns]
+            merged = flagged.merge(marked, on=on, how="left")
+            hit = merged["_hit"].fillna(False).astype(bool)
+            hit &= merged["verdi"].notna() if has_value else merged["verdi"].isna()
+            merged.loc[hit, "harmonisering"] = flag
+            flagged = merged.drop(columns="_hit")
+    return flagged
 
 
 def _as_count(indicator: Indicator, suffix: str) -> Indicator:
