@@ -1252,11 +1252,13 @@ def _marked_traces(
     if plain[value].notna().any():
         traces.append(_line_trace(plain.drop(columns="_marked"), name, level, value, fmt))
     if dashed[value].notna().any():
-        years = set(dashed["aar"])
-        bridge = plain.loc[
-            plain["aar"].isin({y - 1 for y in years} | {y + 1 for y in years})
-            & plain[value].notna()
-        ]
+        valued = plain.loc[plain[value].notna()]
+        first, last = dashed["aar"].min(), dashed["aar"].max()
+        # The nearest ordinary points on either side, however far (a history ending in 2022
+        # meets a projection starting in 2024).
+        bridge = pd.concat(
+            [valued.loc[valued["aar"] < first].tail(1), valued.loc[valued["aar"] > last].head(1)]
+        )
         joined = pd.concat([dashed, bridge]).drop(columns="_marked")
         trace = _line_trace(joined, marked_name, level, value, fmt)
         trace.line.dash = "dash"
