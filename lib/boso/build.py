@@ -785,9 +785,13 @@ def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame
     dim_columns = []
     for dimension in indicator.dimensions:
         column = indicator.column_name(dimension)
-        labels = meta["dimension_labels"].get(dimension, {})
+        labels = dict(meta["dimension_labels"].get(dimension, {}))
+        for group in indicator.dimension_groups.get(dimension, []):
+            low, _, high = group.partition("-")
+            labels[group] = f"{low}–{high} år" if high else f"{low} år og eldre"
         out[column] = out.pop(dimension).astype(str)
-        out[f"{column}_navn"] = out[column].map(labels).fillna(out[column])
+        named = out[column].map(labels).astype(object)
+        out[f"{column}_navn"] = named.where(named.notna(), out[column])
         dim_columns += [column, f"{column}_navn"]
     level_order = {"kommune": 0, "kostragruppe": 1, "fylke": 2, "landet": 3}
     out = out.sort_values(
