@@ -440,8 +440,9 @@ def register_display_table(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """A register publication table as a reader sees it, like an SSB table.
 
     Bokmål headers, counts without decimals, shares in per cent with one decimal, dates as
-    dd.mm.åååå, no internal columns; a suppressed row (``status == ":"``) shows ``:`` in its
-    number cells. Computation stays in :mod:`boso.register.analysis`; this only formats.
+    dd.mm.åååå, no internal columns; a suppressed row (``status == ":"``) shows ``:`` in the
+    cells the analysis withheld. Computation stays in :mod:`boso.register.analysis`; this
+    only formats.
 
     Args:
         table: One table from ``register.publication_tables``.
@@ -468,8 +469,11 @@ def register_display_table(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             frame[column]
         )
         cells = [_display_value(column, v) for v in frame[column]]
-        if numeric and column != "aar":  # the year of a suppressed row is no secret
-            cells = [":" if f == ":" else c for c, f in zip(cells, flags, strict=True)]
+        if numeric:
+            # Only the cells the analysis withheld; a suppressed row's year or total is public.
+            cells = [
+                ":" if f == ":" and c == ".." else c for c, f in zip(cells, flags, strict=True)
+            ]
         header = REGISTER_HEADERS.get(column, column.replace("_", " ").capitalize())
         shown[header] = cells
     used = {cell for column in shown.columns for cell in shown[column] if cell in SYMBOL_NOTES}
