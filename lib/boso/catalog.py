@@ -111,9 +111,10 @@ def ssb_queries() -> dict[str, dict[str, Any]]:
 
     Returns:
         ``{table_id: {"file", "region_variable", "selection", "codelist", "output_values",
-        "fallbacks"}}`` where ``selection`` maps each variable to the union of codes the
-        indicators use, optional ones included (the region variable and ``Tid`` are ``"*"``,
-        i.e. everything) and ``fallbacks`` lists successor table ids to try, in order.
+        "fallbacks", "optional"}}`` where ``selection`` maps each variable to the union of
+        codes the indicators use (the region variable and ``Tid`` are ``"*"``, i.e.
+        everything), ``optional`` holds variables/codes fetched only where the table has them
+        and ``fallbacks`` lists successor table ids to try, in order.
     """
     queries: dict[str, dict[str, Any]] = {}
     for indicator in load_catalog().values():
@@ -133,14 +134,15 @@ def ssb_queries() -> dict[str, dict[str, Any]]:
         for successor in indicator.table_fallbacks:
             if successor not in query["fallbacks"]:
                 query["fallbacks"].append(successor)
-        wanted: dict[str, list[str]] = {}
-        for source in (indicator.selection, indicator.optional_selection):
-            for variable, codes in source.items():
-                wanted[variable] = [*wanted.get(variable, []), *codes]
-        for variable, codes in wanted.items():
+        for variable, codes in indicator.selection.items():
             current = query["selection"].get(variable)
             merged = sorted(set(current or []) | set(codes))
             query["selection"][variable] = merged
-        for dimension in [*indicator.dimensions, *indicator.optional_dimensions]:
+        for dimension in indicator.dimensions:
             query["selection"].setdefault(dimension, "*")
+        optional = query.setdefault("optional", {})
+        for variable, codes in indicator.optional_selection.items():
+            optional[variable] = sorted(set(optional.get(variable) or []) | set(codes))
+        for dimension in indicator.optional_dimensions:
+            optional.setdefault(dimension, "*")
     return queries

@@ -60,8 +60,9 @@ def projection_query(monkeypatch: pytest.MonkeyPatch) -> dict:
 
 def test_catalog_asks_for_all_alternatives_ages_and_the_successor() -> None:
     query = ssb_queries()["14288"]
-    assert query["selection"]["ContentsCode"] == ["HHMH", "LLML", "MMMM"]
-    assert query["selection"]["Alder"] == "*" and query["selection"]["Region"] == "*"
+    # The main alternative is required; the others and the ages only where the table has them.
+    assert query["selection"]["ContentsCode"] == ["MMMM"] and query["selection"]["Region"] == "*"
+    assert query["optional"] == {"ContentsCode": ["HHMH", "LLML"], "Alder": "*"}
     assert query["fallbacks"] == ["14746"]
     assert query["file"] == "14288.json"
 
@@ -87,6 +88,30 @@ def test_fetch_uses_the_successor_when_the_table_is_gone(
     assert set(doc["id"]) == {"Region", "Alder", "ContentsCode", "Tid"}  # Kjonn summed away
     assert set(doc["dimension"]["ContentsCode"]["category"]["index"]) == {"HHMH", "LLML", "MMMM"}
     assert any("/tables/14288/metadata" in r.url for r in adapter.requests)
+
+
+def test_optional_alternatives_and_ages_are_left_out_where_the_table_lacks_them(
+    tmp_path: Path, projection_query: dict
+) -> None:
+    meta = projection_metadata("14288")
+    dims = meta["dimension"]
+    del dims["Alder"]
+    meta["id"] = [d for d in meta["id"] if d != "Alder"]
+    dims["ContentsCode"]["category"] = {
+        "index": {"MMMM": 0},
+        "label": {"MMMM": "Hovedalternativet (MMMM)"},
+    }
+    clock = FakeClock()
+    adapter = FakeAdapter(FakePxWeb({"14288": meta}), clock)
+    files = sources.fetch_all(
+        tables=["14288"],
+        store=RawStore(tmp_path),
+        client=make_client(adapter, clock),
+        log=lambda _: None,
+    )
+    doc = json.loads(files[0].path.read_text("utf-8"))
+    assert "Alder" not in doc["id"]
+    assert list(doc["dimension"]["ContentsCode"]["category"]["index"]) == ["MMMM"]
 
 
 def test_fetch_prefers_the_catalog_table_when_it_exists(

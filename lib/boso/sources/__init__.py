@@ -119,6 +119,7 @@ def _fetch_with_successors(
                 store,
                 client,
                 name=spec.get("file") or f"{table_id}.json",
+                optional=spec.get("optional") or None,
             )
         except not_found:
             if successor is None:
