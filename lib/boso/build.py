@@ -15,7 +15,7 @@ For each indicator the result holds four levels:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ from boso.raw import RawFile, RawStore, sha256_bytes
 from boso.sources import imdi
 
 LEVELS = ("fylke", "kostragruppe", "landet")
+#: Population tables whose values (in the successors' codes) give the shares of a split kommune.
+POPULATION_INDICATORS = ("befolkning", "befolkning_framskrevet")
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,6 +175,16 @@ class BuildContext:
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Intermediate sums (implied denominators, weighted numerators) by level, computed once.
     derived: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+    # Indicators with the optional dimensions their raw table has (see effective_indicator).
+    effective: dict[str, Indicator] = field(default_factory=dict)
+    _shares: pd.DataFrame | None = None
+
+    @property
+    def split_shares(self) -> pd.DataFrame:
+        """Population shares of split kommuner (see :func:`boso.kommune.split_shares`)."""
+        if self._shares is None:
+            self._shares = km.split_shares(self.code_map, _population_by_code(self))
+        return self._shares
 
     @property
     def current(self) -> set[str]:
@@ -330,15 +342,72 @@ def _select(indicator: Indicator, table: SourceTable) -> pd.DataFrame:
         unknown = set(codes) - set(frame[variable].unique())
         if unknown:
             raise DataError(f"{indicator.table}: {variable} has no codes {sorted(unknown)}")
-        frame = frame.loc[frame[variable].isin(codes)]
+        optional = indicator.optional_selection.get(variable, [])
+        frame = frame.loc[frame[variable].isin([*codes, *optional])]
+    for variable, codes in indicator.optional_selection.items():
+        if variable not in indicator.selection and variable in frame.columns:
+            frame = frame.loc[frame[variable].isin(codes)]
+    for variable, ranges in indicator.dimension_groups.items():
+        if variable in frame.columns:
+            frame = frame.assign(**{variable: group_codes(frame[variable], ranges)})
     keep = {"region", "aar", "verdi", "status", *indicator.dimensions}
     extra = [c for c in frame.columns if c not in keep]
     collapse = [c for c in extra if frame[c].nunique() > 1]
-    if collapse:
+    grouped = [v for v in indicator.dimension_groups if v in indicator.dimensions]
+    if collapse or grouped:
         if indicator.kind != "count":
             raise DataError(f"{indicator.id}: a rate cannot be summed over {collapse}")
         frame = _sum_over(frame, ["region", "aar", *indicator.dimensions])
     return frame[["region", "aar", *indicator.dimensions, "verdi", "status"]].reset_index(drop=True)
+
+
+def group_codes(codes: pd.Series, ranges: list[str]) -> pd.Series:
+    """Map age-like codes (``"007"``, ``"105+"``) to ranges such as ``"0-19"`` or ``"80-"``.
+
+    Codes without a leading number (a total, say) keep their own category, so nothing is
+    silently dropped from a sum.
+
+    Raises:
+        DataError: A numbered code falls in none of the ranges (the ranges have a hole).
+    """
+    bounds = []
+    for label in ranges:
+        low, _, high = label.partition("-")
+        bounds.append((label, int(low), int(high) if high else None))
+    mapping: dict[str, str] = {}
+    for code in pd.unique(codes.astype(str)):
+        number = pd.to_numeric(pd.Series([code]).str.extract(r"^(\d+)")[0]).iloc[0]
+        if pd.isna(number):
+            mapping[code] = code
+            continue
+        hits = [lab for lab, lo, hi in bounds if number >= lo and (hi is None or number <= hi)]
+        if not hits:
+            raise DataError(f"kode {code!r} faller utenfor gruppene {ranges}")
+        mapping[code] = hits[0]
+    return codes.astype(str).map(mapping)
+
+
+def effective_indicator(indicator: Indicator, table: SourceTable | None) -> Indicator:
+    """The indicator with the optional dimensions the raw table actually varies in.
+
+    A projection fetched with three alternatives keeps ``ContentsCode`` (as ``alternativ``);
+    the snapshot's single main alternative does not, so its table has no such column.
+    """
+    if table is None or not indicator.optional_dimensions:
+        return indicator
+    frame = table.frame
+    for variable, codes in indicator.selection.items():
+        if variable in frame.columns:
+            optional = indicator.optional_selection.get(variable, [])
+            frame = frame.loc[frame[variable].isin([*codes, *optional])]
+    kept = [
+        dim
+        for dim in indicator.optional_dimensions
+        if dim in frame.columns and dim not in indicator.dimensions and frame[dim].nunique() > 1
+    ]
+    if not kept:
+        return indicator
+    return replace(indicator, dimensions=[*indicator.dimensions, *kept])
 
 
 def _sum_over(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -358,23 +427,76 @@ class Harmonised:
     contributions: pd.DataFrame  # see boso.kommune.contributions
 
 
+def _population_by_code(ctx: BuildContext) -> pd.DataFrame:
+    """Population per kommune code and year from the raw population tables present.
+
+    Read straight from the raw tables (main alternative, all ages) so that shares can be
+    computed before any indicator is harmonised.
+    """
+    catalog = load_catalog()
+    frames = []
+    for indicator_id in POPULATION_INDICATORS:
+        indicator = catalog.get(indicator_id)
+        if indicator is None:
+            continue
+        try:
+            table = ctx.table(indicator)
+        except DataError:
+            continue  # e.g. no projection file: shares come from what exists
+        plain = replace(
+            indicator, optional_selection={}, optional_dimensions=[], dimension_groups={}
+        )
+        rows = _select(plain, table)
+        kinds = classify_regions(rows["region"])
+        rows = rows.loc[kinds.isin(["kommune", "kommune_agg"])]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kommunenummer": rows["region"].str.replace("K-", "", regex=False),
+                    "aar": rows["aar"],
+                    "verdi": rows["verdi"],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=["kommunenummer", "aar", "verdi"])
+    # The first table that has a kommune-year wins (registered population before projection).
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["kommunenummer", "aar"])
+
+
 def _harmonise(ctx: BuildContext, indicator: Indicator, selected: pd.DataFrame) -> Harmonised:
-    """Harmonise the kommune rows of a published indicator (summing: callers fix rates)."""
+    """Harmonise the kommune rows of a published indicator (summing: callers fix rates).
+
+    For counts, the part of a split kommune is estimated by population share where that is
+    possible (``harmonisering = estimert``); the region levels keep summing the published
+    values, which needs no estimate.
+    """
     kinds = classify_regions(selected["region"])
     keys = _dimension_columns(indicator)
     plain = selected.loc[kinds == "kommune"].rename(columns={"region": "kode"})
     backcast = selected.loc[kinds == "kommune_agg"].rename(columns={"region": "kode"})
     parts, contribs = [], []
+
+    def estimated(contrib: pd.DataFrame, code_year: int | None = None) -> pd.DataFrame:
+        if contrib.empty or not contrib["deling"].any():
+            return contrib
+        out = km.estimate_split_parts(contrib, ctx.split_shares, ctx.code_map, code_year=code_year)
+        if indicator.kind != "count":
+            # A rate is not divided between kommuner: sharing numerator and denominator alike
+            # leaves the split kommune's own rate as the estimate for each part.
+            out["verdi"] = contrib["verdi"]
+        return out
+
     if not plain.empty:
         contrib = km.contributions(plain, ctx.code_map, keys=keys)
         contribs.append(contrib)
-        parts.append(km.harmonise_contributions(contrib, keys))
+        parts.append(km.harmonise_contributions(estimated(contrib), keys))
     if not backcast.empty:
         backcast = backcast.assign(kode=backcast["kode"].str[2:])
         year = _structure_year(ctx, set(backcast["kode"]))
         contrib = km.contributions(backcast, ctx.code_map, keys=keys, code_year=year)
         contribs.append(contrib)
-        harmonised = km.harmonise_contributions(contrib, keys)
+        harmonised = km.harmonise_contributions(estimated(contrib, year), keys)
         harmonised["harmonisering"] = harmonised["harmonisering"].replace(
             {"": "ssb_agg", "omkodet": "ssb_agg", "sammenslaatt": "ssb_agg"}
         )
@@ -476,9 +598,11 @@ def _levels(ctx: BuildContext, harmonised: Harmonised, keys: list[str]) -> dict[
 
 def compute_indicator(ctx: BuildContext, indicator: Indicator) -> pd.DataFrame:
     """All levels of one indicator, before labelling (``nivaa, region, aar, keys, verdi, ...``)."""
+    table = ctx.table(indicator) if indicator.published else None
+    indicator = effective_indicator(indicator, table)
+    ctx.effective[indicator.id] = indicator
     keys = _dimension_columns(indicator)
     parts: dict[str, pd.DataFrame] = {}
-    table = ctx.table(indicator) if indicator.published else None
     selected = _select(indicator, table) if table is not None else None
     years = set(selected["aar"]) if selected is not None else None
 
@@ -538,23 +662,34 @@ def _compute_rate(
         for level in ("kommune", *LEVELS):
             frame = computed_level(level)
             parts[level] = frame.assign(harmonisering="beregnet")
+        parts["kommune"] = _mark_estimated(ctx, indicator, parts["kommune"], keys)
         return parts
 
     published = _harmonise(ctx, indicator, selected).kommune
     # A rate summed over several predecessors is meaningless: recompute those, keep the rest.
-    merged_rows = published["n_forgjengere"].fillna(1) > 1
+    # A split predecessor's rate that could not be estimated is recomputed from the estimated
+    # parts of numerator and denominator where they exist.
+    split_rows = published["harmonisering"] == "deling"
+    merged_rows = (published["n_forgjengere"].fillna(1) > 1) | split_rows
     recomputed = computed_level("kommune")
     if recomputed is not None and merged_rows.any():
         index = ["region", "aar", *keys]
-        fix = published.loc[merged_rows, index].merge(recomputed, on=index, how="left")
+        fix = published.loc[merged_rows, [*index, "harmonisering"]].merge(
+            recomputed, on=index, how="left"
+        )
         fix["status"] = fix["status"].fillna("..")
-        fix["harmonisering"] = "sammenslaatt"
+        fix["harmonisering"] = np.where(
+            fix["harmonisering"] == "deling",
+            np.where(fix["verdi"].notna(), "estimert", "deling"),
+            "sammenslaatt",
+        )
         published = pd.concat([published.loc[~merged_rows], fix], ignore_index=True)
     elif merged_rows.any():
+        merged_rows = published["n_forgjengere"].fillna(1) > 1
         published.loc[merged_rows, "verdi"] = np.nan
         published.loc[merged_rows, "status"] = ".."
         published.loc[merged_rows, "harmonisering"] = "ikke_beregnbar"
-    parts["kommune"] = published
+    parts["kommune"] = _mark_estimated(ctx, indicator, published, keys)
     ssb = _ssb_levels(ctx, selected)
     years = set(selected["aar"])
     for level in LEVELS:
@@ -564,6 +699,42 @@ def _compute_rate(
         else:
             parts[level] = _combine_levels(ssb[level], computed, keys, years)
     return parts
+
+
+def _mark_estimated(
+    ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame, keys: list[str]
+) -> pd.DataFrame:
+    """Flag kommune rates like the counts they were computed from.
+
+    ``estimert`` where an input is a split estimate; ``deling`` where a missing rate is missing
+    because an input could not be back-cast across a split (so the report can say why).
+    """
+    inputs = [
+        (indicator.numerator, 0),
+        (indicator.denominator, indicator.denominator_year_offset),
+        (indicator.weight, 0),
+    ]
+    index = ["region", "aar", *keys]
+    flagged = frame
+    for other_id, offset in inputs:
+        if other_id is None or other_id not in ctx.results:
+            continue
+        other = ctx.results[other_id]
+        for flag, has_value in (("estimert", True), ("deling", False)):
+            marked = other.loc[
+                (other["nivaa"] == "kommune") & (other["harmonisering"] == flag),
+                [c for c in index if c in other.columns],
+            ].drop_duplicates()
+            if marked.empty:
+                continue
+            marked = marked.assign(aar=marked["aar"] - offset, _hit=True)
+            on = [c for c in index if c in marked.columns]
+            merged = flagged.merge(marked, on=on, how="left")
+            hit = merged["_hit"].fillna(False).astype(bool)
+            hit &= merged["verdi"].notna() if has_value else merged["verdi"].isna()
+            merged.loc[hit, "harmonisering"] = flag
+            flagged = merged.drop(columns="_hit")
+    return flagged
 
 
 def _as_count(indicator: Indicator, suffix: str) -> Indicator:
@@ -675,6 +846,7 @@ def _provenance(ctx: BuildContext, indicator: Indicator) -> dict[str, Any]:
 
 def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame) -> pd.DataFrame:
     """Add names, units, provenance and flags; order columns per the processed schema."""
+    indicator = ctx.effective.get(indicator.id, indicator)
     meta = ctx.meta[indicator.id]
     out = frame.copy()
     names = ctx.registry.set_index("kommunenummer")["kommunenavn"]
@@ -706,10 +878,14 @@ def label_indicator(ctx: BuildContext, indicator: Indicator, frame: pd.DataFrame
     out.loc[out["verdi"].notna() & out["status"].isin([":", "..", "."]), "verdi"] = np.nan
     dim_columns = []
     for dimension in indicator.dimensions:
-        column = dimension.lower()
-        labels = meta["dimension_labels"].get(dimension, {})
+        column = indicator.column_name(dimension)
+        labels = dict(meta["dimension_labels"].get(dimension, {}))
+        for group in indicator.dimension_groups.get(dimension, []):
+            low, _, high = group.partition("-")
+            labels[group] = f"{low}–{high} år" if high else f"{low} år og eldre"
         out[column] = out.pop(dimension).astype(str)
-        out[f"{column}_navn"] = out[column].map(labels).fillna(out[column])
+        named = out[column].map(labels).astype(object)
+        out[f"{column}_navn"] = named.where(named.notna(), out[column])
         dim_columns += [column, f"{column}_navn"]
     level_order = {"kommune": 0, "kostragruppe": 1, "fylke": 2, "landet": 3}
     out = out.sort_values(

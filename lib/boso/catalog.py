@@ -40,11 +40,20 @@ class Indicator:
     weight: str | None = None
     imdi_series: str | None = None
     hidden: bool = False
+    table_fallbacks: list[str] = field(default_factory=list)
+    optional_selection: dict[str, list[str]] = field(default_factory=dict)
+    optional_dimensions: list[str] = field(default_factory=list)
+    dimension_names: dict[str, str] = field(default_factory=dict)
+    dimension_groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def raw_file(self) -> str:
         """The raw file name inside ``data/raw/<source>/``."""
         return self.file or f"{self.table}.json"
+
+    def column_name(self, dimension: str) -> str:
+        """The processed column of a kept dimension (``ContentsCode`` → ``alternativ``)."""
+        return self.dimension_names.get(dimension, dimension.lower())
 
     @property
     def published(self) -> bool:
@@ -101,9 +110,11 @@ def ssb_queries() -> dict[str, dict[str, Any]]:
     """The SSB queries the catalog needs, one per table, for ``boso fetch``.
 
     Returns:
-        ``{table_id: {"file", "region_variable", "selection", "codelist", "output_values"}}``
-        where ``selection`` maps each variable to the union of codes the indicators use (the
-        region variable and ``Tid`` are ``"*"``, i.e. everything).
+        ``{table_id: {"file", "region_variable", "selection", "codelist", "output_values",
+        "fallbacks", "optional"}}`` where ``selection`` maps each variable to the union of
+        codes the indicators use (the region variable and ``Tid`` are ``"*"``, i.e.
+        everything), ``optional`` holds variables/codes fetched only where the table has them
+        and ``fallbacks`` lists successor table ids to try, in order.
     """
     queries: dict[str, dict[str, Any]] = {}
     for indicator in load_catalog().values():
@@ -117,12 +128,21 @@ def ssb_queries() -> dict[str, dict[str, Any]]:
                 "selection": {indicator.region_variable: "*", "Tid": "*"},
                 "codelist": dict(indicator.codelist),
                 "output_values": dict(indicator.output_values),
+                "fallbacks": [],
             },
         )
+        for successor in indicator.table_fallbacks:
+            if successor not in query["fallbacks"]:
+                query["fallbacks"].append(successor)
         for variable, codes in indicator.selection.items():
             current = query["selection"].get(variable)
             merged = sorted(set(current or []) | set(codes))
             query["selection"][variable] = merged
         for dimension in indicator.dimensions:
             query["selection"].setdefault(dimension, "*")
+        optional = query.setdefault("optional", {})
+        for variable, codes in indicator.optional_selection.items():
+            optional[variable] = sorted(set(optional.get(variable) or []) | set(codes))
+        for dimension in indicator.optional_dimensions:
+            optional.setdefault(dimension, "*")
     return queries

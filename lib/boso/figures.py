@@ -604,6 +604,8 @@ def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] =
             )
         if "deling" in kinds:
             harmonised += " År før en kommunedeling kan ikke regnes om og vises som manglende."
+        if "estimert" in kinds:
+            harmonised += " " + ESTIMATED_NOTE
     remarks: list[str] = []
     if "merknad" in df.columns:
         for note in df["merknad"].dropna().astype(str):
@@ -623,8 +625,21 @@ def make_chart(
     notes: Sequence[str],
     finding: str,
 ) -> Chart:
-    """A :class:`Chart` whose caption and provenance come from the rows it draws."""
+    """A :class:`Chart` whose caption and provenance come from the rows it draws.
+
+    A finding that rests on estimated values (split kommuner) says so itself, so the sentence
+    is never read as published statistics.
+    """
     prov, caption = _provenance_parts(data, label, notes)
+    if finding and "nivaa" in data.columns:
+        own = data.loc[(data["nivaa"] == "kommune") & _estimated(data)]
+        value = "verdi" if "verdi" in own.columns else None
+        if value and own[value].notna().any():
+            years = own.loc[own[value].notna(), "aar"].astype(int)
+            finding += (
+                f" Tallene for {indicators.kommune_name(data)} i {text.years_text(years)} er "
+                "anslag (se figurteksten)."
+            )
     return Chart(
         fig=fig,
         data=data,
@@ -665,6 +680,7 @@ def lines(
     ytitle: str | None = None,
     finding: str | None = None,
     value: str = "verdi",
+    peers_if_empty: bool = False,
 ) -> Chart:
     """Line chart of an indicator for the kommune and its comparison regions.
 
@@ -674,14 +690,22 @@ def lines(
         ytitle: Y axis title (default: the unit).
         finding: Sentence to show above the chart (default: latest level vs the others).
         value: Column to plot (``verdi``, or ``indeks`` for index charts).
+        peers_if_empty: When the kommune has no values at all, draw the comparison regions
+            and say in the finding why the kommune is missing (instead of an empty chart).
 
     Returns:
-        A :class:`Chart`; empty (with a notice) when the kommune has no values at all.
+        A :class:`Chart`; empty (with a notice) when the kommune has no values at all (and
+        ``peers_if_empty`` is off or the regions have none either).
     """
     df = indicators.prepare(df)
     meta = indicator_meta(_indicator_of(df), df)
     title = title or meta.label
     if not _has_values(df):
+        peers = df.loc[df["nivaa"] != "kommune"] if "nivaa" in df.columns else df.iloc[0:0]
+        if peers_if_empty and peers[value].notna().any():
+            chart = lines(peers, title=title, ytitle=ytitle, finding="", value=value)
+            chart.finding = _why_missing(df, meta)
+            return chart
         return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
     fig = go.Figure()
     fmt = _yformat(df[value])
@@ -691,6 +715,12 @@ def lines(
         level = str(part["nivaa"].iloc[0]) if "nivaa" in part else "kommune"
         if level != "kommune" and part[value].isna().all():
             empty_regions.append(region)  # a legend entry without a line only confuses
+            continue
+        if level == "kommune" and _estimated(part).any():
+            for trace in _marked_traces(
+                part, region, level, _estimated(part), f"{region} (anslag)", value, fmt
+            ):
+                fig.add_trace(trace)
             continue
         fig.add_trace(_line_trace(part, region, level, value, fmt))
     fig.update_layout(base_layout(title, ytitle if ytitle is not None else meta.unit))
@@ -704,6 +734,32 @@ def lines(
         meta.label,
         notes,
         _comparison_finding(df, meta) if finding is None else finding,
+    )
+
+
+def _why_missing(df: pd.DataFrame, meta: Meta) -> str:
+    """Why the kommune has no values (split, suppressed, not reported), in one sentence."""
+    own = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df.columns else df
+    place = indicators.kommune_name(own) if not own.empty else "Kommunen"
+    reasons = []
+    if "harmonisering" in own.columns:
+        split = own.loc[own["harmonisering"].astype(str).eq("deling"), "aar"]
+        if not split.empty:
+            reasons.append(
+                f"{text.years_text(split.astype(int))} kan ikke regnes om til dagens grenser "
+                "fordi en tidligere kommune ble delt"
+            )
+            own = own.loc[~own["harmonisering"].astype(str).eq("deling")]
+    by_status: dict[str, list[int]] = {}
+    for row in own.itertuples(index=False):
+        by_status.setdefault(str(getattr(row, "status", "") or ".."), []).append(int(row.aar))
+    note = text.missing_note(by_status).rstrip(".")
+    if note:
+        reasons.append(text.lower_first(note))
+    why = f": {text.join_list(reasons)}" if reasons else ""
+    return (
+        f"{place} har ingen tall for «{text.lower_first(meta.label)}»{why}. Figuren viser "
+        "derfor bare sammenligningsområdene."
     )
 
 
@@ -1157,3 +1213,127 @@ def growth_chart(growth: Table) -> Chart:
         retrieved="",
         finding="",
     )
+
+
+# ------------------------------------------------------------ estimated and projected segments
+ESTIMATED_NOTE = (
+    "Stiplet linje for kommunen: anslag. År før kommunedelingen er anslått fra den delte "
+    "kommunens tall: antall fordelt etter kommunens andel av folketallet da kommunen ble delt, "
+    "rater som den delte kommunens rate."
+)
+
+
+def _estimated(part: pd.DataFrame) -> pd.Series:
+    """Rows whose value is a split estimate (``harmonisering == "estimert"``)."""
+    if "harmonisering" not in part.columns:
+        return pd.Series(False, index=part.index)
+    return part["harmonisering"].astype(str).eq("estimert")
+
+
+def _marked_traces(
+    part: pd.DataFrame,
+    name: str,
+    level: str,
+    marked: pd.Series,
+    marked_name: str,
+    value: str = "verdi",
+    fmt: str = ",.1f",
+) -> list[go.Scatter]:
+    """A solid trace for ordinary years and a dashed one for ``marked`` years.
+
+    The dashed trace repeats the neighbouring ordinary point so the line stays unbroken where
+    the two parts meet.
+    """
+    part = part.assign(_marked=marked.reindex(part.index).fillna(False).astype(bool))
+    part = part.sort_values("aar")
+    plain = part.loc[~part["_marked"]]
+    dashed = part.loc[part["_marked"]]
+    traces = []
+    if plain[value].notna().any():
+        traces.append(_line_trace(plain.drop(columns="_marked"), name, level, value, fmt))
+    if dashed[value].notna().any():
+        valued = plain.loc[plain[value].notna()]
+        first, last = dashed["aar"].min(), dashed["aar"].max()
+        # The nearest ordinary points on either side, however far (a history ending in 2022
+        # meets a projection starting in 2024).
+        bridge = pd.concat(
+            [valued.loc[valued["aar"] < first].tail(1), valued.loc[valued["aar"] > last].head(1)]
+        )
+        joined = pd.concat([dashed, bridge]).drop(columns="_marked")
+        trace = _line_trace(joined, marked_name, level, value, fmt)
+        trace.line.dash = "dash"
+        trace.marker.symbol = "circle-open"
+        traces.append(trace)
+    return traces
+
+
+def history_projection(
+    df: pd.DataFrame, title: str | None = None, subject: str = "Befolkningen"
+) -> Chart:
+    """The kommune's registered population followed by the projection, projected part dashed.
+
+    Args:
+        df: Rows from :func:`boso.housing_need.history_with_projection` (column
+            ``framskrevet``); only the kommune is drawn.
+        title: Chart title.
+        subject: Sentence subject.
+    """
+    df = indicators.prepare(df)
+    kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df.columns else df
+    title = title or "Befolkning og framskrevet befolkning"
+    if not _has_values(kommune):
+        return _empty_chart(title, kommune, "Det finnes ingen befolkningstall for kommunen.")
+    name = indicators.kommune_name(kommune) if "nivaa" in kommune.columns else subject
+    fmt = _yformat(kommune["verdi"])
+    fig = go.Figure()
+    for trace in _marked_traces(
+        kommune,
+        f"{name}, registrert",
+        "kommune",
+        kommune["framskrevet"],
+        f"{name}, framskrevet (MMMM)",
+        fmt=fmt,
+    ):
+        fig.add_trace(trace)
+    fig.update_layout(base_layout(title, "personer"))
+    projected = kommune.loc[kommune["framskrevet"] & kommune["verdi"].notna()].sort_values("aar")
+    registered = kommune.loc[~kommune["framskrevet"] & kommune["verdi"].notna()].sort_values("aar")
+    finding = ""
+    if not projected.empty and not registered.empty:
+        last = registered.iloc[-1]
+        end = projected.iloc[-1]
+        finding = (
+            f"{subject} i {name} var {text.fmt_number(last['verdi'])} i {int(last['aar'])} og er "
+            f"framskrevet til {text.fmt_number(end['verdi'])} i {int(end['aar'])}."
+        )
+    note = "Stiplet linje: SSBs framskriving (hovedalternativet), ikke registrerte tall."
+    return make_chart(fig, kommune, title, "Befolkning og framskrevet befolkning", [note], finding)
+
+
+def projection_index(df: pd.DataFrame, title: str | None = None) -> Chart:
+    """Projected population as an index (first projection year = 100) for all four regions.
+
+    The finding compares growth to the last projection year in the future tense ("er
+    framskrevet til å vokse"), unlike :func:`index_chart`'s observed growth.
+    """
+    from boso import housing_need
+
+    totals = housing_need.projection_totals(indicators.prepare(df))
+    chart = index_chart(totals, title=title)
+    growth = housing_need.projected_growth(totals, years=(int(totals["aar"].max()),))
+    own = growth.loc[growth["nivaa"] == "kommune"]
+    if chart.empty or own.empty:
+        return chart
+    first = own.iloc[0]
+    others = [
+        f"{text.fmt_percent(r.endring_prosent, signed=True)} {text.in_region(r.sammenligning)}"
+        for r in growth.loc[growth["nivaa"] != "kommune"].itertuples(index=False)
+    ]
+    change = "vokse" if first["endring"] >= 0 else "gå ned"
+    chart.finding = (
+        f"Fra {int(first['basisaar'])} til {int(first['aar'])} er folketallet i "
+        f"{first['sammenligning']} framskrevet til å {change} med "
+        f"{text.fmt_percent(abs(first['endring_prosent']))}"
+        + (f", mot {text.join_list(others)}." if others else ".")
+    )
+    return chart

@@ -359,16 +359,24 @@ def harmonise_contributions(contrib: pd.DataFrame, keys: list[str]) -> pd.DataFr
         return pd.DataFrame(columns=columns)
     group = ["maalkode", "aar", *keys]
     summed = sum_with_status(contrib, group)
+    if "estimert" not in contrib.columns:
+        contrib = contrib.assign(estimert=False)
     flags = (
         contrib.assign(_omkodet=contrib["kode"] != contrib["maalkode"])
         .groupby(group, observed=True, sort=True)
-        .agg(deling=("deling", "any"), n=("kode", "nunique"), omkodet=("_omkodet", "any"))
+        .agg(
+            deling=("deling", "any"),
+            estimert=("estimert", "any"),
+            n=("kode", "nunique"),
+            omkodet=("_omkodet", "any"),
+        )
         .reset_index()
     )
     agg = summed.merge(flags, on=group, how="left")
+    # An estimated part is flagged even when it was summed with exact values.
     agg["harmonisering"] = np.select(
-        [agg["deling"], agg["n"] > 1, agg["omkodet"]],
-        ["deling", "sammenslaatt", "omkodet"],
+        [agg["deling"], agg["estimert"], agg["n"] > 1, agg["omkodet"]],
+        ["deling", "estimert", "sammenslaatt", "omkodet"],
         default="",
     )
     split = agg["deling"].astype(bool)
@@ -376,6 +384,106 @@ def harmonise_contributions(contrib: pd.DataFrame, keys: list[str]) -> pd.DataFr
     agg.loc[split, "status"] = ".."
     agg = agg.rename(columns={"maalkode": "kommunenummer", "n": "n_forgjengere"})
     return agg[columns]
+
+
+def split_shares(code_map: CodeMap, population: pd.DataFrame) -> pd.DataFrame:
+    """Each successor's share of a split predecessor, by population at the split.
+
+    Only a *pure* split can be shared out from the data boso has: every successor has the
+    split kommune as its only predecessor (Ålesund 1507 → 1508 Ålesund + 1580 Haram in 2024),
+    so the successors' populations on 1 January of the split year are the parts. Where a
+    successor also took in other kommuner (Snillfjord 5012 in 2020), the part would need the
+    population of the old kommuner' areas, which the tables do not have: no share is given.
+
+    Args:
+        code_map: The reform mapping (its changes, up to its target year).
+        population: ``kommunenummer, aar, verdi`` in the successors' codes.
+
+    Returns:
+        ``kode, maalkode, aar, andel`` (``aar``: the split year); empty when no split can be
+        shared out.
+    """
+    columns = ["kode", "maalkode", "aar", "andel"]
+    changes = code_map.changes
+    changes = changes.loc[
+        (changes["gammel_kode"] != changes["ny_kode"])
+        & (changes["dato"].dt.year <= int(code_map.target_year or 9999))
+    ].assign(aar=changes["dato"].dt.year)
+    if changes.empty or population.empty:
+        return pd.DataFrame(columns=columns)
+    pop = population.loc[population["verdi"].notna() & (population["verdi"] > 0)]
+    pop = pop.groupby(["kommunenummer", "aar"])["verdi"].sum()
+    rows = []
+    for (old, year), group in changes.groupby(["gammel_kode", "aar"]):
+        successors = sorted(set(group["ny_kode"]))
+        if len(successors) < 2:
+            continue
+        same_year = changes.loc[changes["aar"] == year]
+        takes_in = same_year.loc[same_year["ny_kode"].isin(successors), "gammel_kode"]
+        if set(takes_in) != {old}:
+            continue  # not a pure split: the parts are unknown
+        later = changes.loc[changes["aar"] > year, "gammel_kode"]
+        if set(successors) & set(later):
+            continue  # a successor changed again; its population is not that of the part
+        values = [pop.get((code, int(year))) for code in successors]
+        if any(v is None for v in values):
+            continue
+        total = float(sum(values))
+        rows += [
+            (old, code, int(year), float(v) / total)
+            for code, v in zip(successors, values, strict=True)
+        ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def estimate_split_parts(
+    contrib: pd.DataFrame,
+    shares: pd.DataFrame,
+    code_map: CodeMap,
+    *,
+    code_year: int | None = None,
+) -> pd.DataFrame:
+    """Replace split contributions of a *count* by their estimated part (share × value).
+
+    A value that passed through a split kommune with a known :func:`split_shares` entry for its
+    target is multiplied by the share and marked ``estimert`` (no longer ``deling``). Values
+    whose way passes several splits, or a split without a share, stay ``deling`` (missing).
+    Never use this for rates: a rate is not divided between kommuner.
+
+    Args:
+        contrib: Output of :func:`contributions`.
+        shares: Output of :func:`split_shares`.
+        code_map: The reform mapping the contributions were made with.
+        code_year: As given to :func:`contributions`.
+
+    Returns:
+        ``contrib`` with the column ``estimert`` (bool).
+    """
+    out = contrib.assign(estimert=False)
+    if out.empty or shares.empty or not out["deling"].any():
+        return out
+    share_of = {
+        (k, m): a
+        for k, m, a in zip(shares["kode"], shares["maalkode"], shares["andel"], strict=True)
+    }
+    split_nodes = set(shares["kode"])
+    factors = []
+    for code, year, target, split in zip(
+        out["kode"], out["aar"], out["maalkode"], out["deling"], strict=True
+    ):
+        if not split:
+            factors.append(np.nan)
+            continue
+        lookup_year = int(code_year if code_year is not None else year)
+        nodes = ({code} | code_map.via(code, lookup_year)) & split_nodes
+        known = [share_of[(n, target)] for n in nodes if (n, target) in share_of]
+        factors.append(known[0] if len(nodes) == 1 and len(known) == 1 else np.nan)
+    factor = pd.Series(factors, index=out.index, dtype="float64")
+    use = factor.notna()
+    out.loc[use, "verdi"] = out.loc[use, "verdi"] * factor[use]
+    out.loc[use, "deling"] = False
+    out.loc[use, "estimert"] = True
+    return out
 
 
 def sum_contributions_over_regions(

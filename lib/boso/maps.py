@@ -380,6 +380,107 @@ def kommune_map(
 
 
 # ----------------------------------------------------------------------------------- register
+#: Bokmål headers of the register's publication tables (unknown columns get a readable form).
+REGISTER_HEADERS = {
+    "boligtype": "Boligtype",
+    "maalgruppe": "Målgruppe",
+    "storrelse": "Størrelse",
+    "eierform": "Eierform",
+    "antall": "Antall",
+    "andel": "Andel (%)",
+    "andel_av_alle_boliger": "Andel av alle boliger (%)",
+    "periode": "Død tid",
+    "perioder": "Antall perioder",
+    "median_dager": "Median (dager)",
+    "gjennomsnitt_dager": "Gjennomsnitt (dager)",
+    "aar": "År",
+    "boliger": "Boliger",
+    "ledige": "Ledige",
+    "ledighetsgrad": "Ledighetsgrad (%)",
+    "adresse": "Adresse",
+    "ledig_siden": "Ledig siden",
+    "dager": "Dager",
+    "median_maanedsleie": "Median månedsleie (kr)",
+    "median_kr_m2_mnd": "Median leie (kr per m² per måned)",
+    "median_kr_m2_aar": "Median leie (kr per m² per år)",
+    "salgspris_kr_m2": "Salgspris (kr per m²)",
+    "leie_kr_m2_aar": "Leie (kr per m² per år)",
+    "brutto_avkastning": "Brutto leieavkastning (%)",
+}
+#: Columns that never reach a reader: flags the notice above the table already tells.
+INTERNAL_COLUMNS = {"syntetisk", "dato", "kommunenummer", "bolig_id"}
+SYMBOL_NOTES = {
+    ":": ": = Vises ikke av personvernhensyn (færre enn 3, eller så få at tallet kunne regnes ut "
+    "fra de andre).",
+    "..": ".. = Tall mangler.",
+}
+
+
+def _display_value(column: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ".."
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        return pd.Timestamp(value).strftime("%d.%m.%Y")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "ja" if value else "nei"
+    number = float(value)
+    if column == "aar":
+        return str(int(number))
+    if column == "andel_av_alle_boliger":
+        return text.fmt_number(number, 2)  # well below 1 % in most kommuner
+    if column.startswith("andel") or column in {"ledighetsgrad", "brutto_avkastning"}:
+        return text.fmt_number(number, 1)
+    # Counts, days and kroner: whole numbers, Norwegian digit grouping.
+    return text.fmt_number(number, 0)
+
+
+def register_display_table(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A register publication table as a reader sees it, like an SSB table.
+
+    Bokmål headers, counts without decimals, shares in per cent with one decimal, dates as
+    dd.mm.åååå, no internal columns; a suppressed row (``status == ":"``) shows ``:`` in the
+    cells the analysis withheld. Computation stays in :mod:`boso.register.analysis`; this
+    only formats.
+
+    Args:
+        table: One table from ``register.publication_tables``.
+
+    Returns:
+        The display frame (all cells text) and a note explaining the symbols used ("" if none).
+    """
+    frame = table.reset_index(drop=True)
+    # "status" is the suppression flag, except in the table *by* dwelling status, where it is
+    # the first (grouping) column.
+    grouping_status = len(frame.columns) > 0 and frame.columns[0] == "status"
+    flags = (
+        frame["status"].fillna("").astype(str)
+        if "status" in frame.columns and not grouping_status
+        else pd.Series("", index=frame.index)
+    )
+    drop = [c for c in frame.columns if c in INTERNAL_COLUMNS]
+    if not grouping_status and "status" in frame.columns:
+        drop.append("status")
+    frame = frame.drop(columns=drop)
+    shown = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(
+            frame[column]
+        )
+        cells = [_display_value(column, v) for v in frame[column]]
+        if numeric:
+            # Only the cells the analysis withheld; a suppressed row's year or total is public.
+            cells = [
+                ":" if f == ":" and c == ".." else c for c, f in zip(cells, flags, strict=True)
+            ]
+        header = REGISTER_HEADERS.get(column, column.replace("_", " ").capitalize())
+        shown[header] = cells
+    used = {cell for column in shown.columns for cell in shown[column] if cell in SYMBOL_NOTES}
+    note = " ".join(SYMBOL_NOTES[s] for s in (":", "..") if s in used)
+    return shown.reset_index(drop=True), note
+
+
 def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> bool:
     """Show the kommune's own dwelling register (map + stock and vacancy tables) if present.
 
@@ -445,8 +546,13 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
             "eksportdatoen."
         )
     for title, table in register.publication_tables(reg, market=market, all_dwellings=households):
+        shown, note = register_display_table(table)
         figures.show_table(
-            table, caption=caption, sources=sources, synthetic=synthetic, title=title
+            shown,
+            caption=f"{caption} {note}".strip(),
+            sources=sources,
+            synthetic=synthetic,
+            title=title,
         )
     return True
 

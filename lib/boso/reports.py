@@ -63,7 +63,14 @@ from boso.config import paths
 from boso.errors import DataError, QueryError
 
 #: The analyses in the order a reader meets them; other notebooks follow alphabetically.
-ANALYSES = ["befolkning", "levekar", "boligpriser", "startlan", "kommunale_boliger"]
+ANALYSES = [
+    "befolkning",
+    "levekar",
+    "boligpriser",
+    "startlan",
+    "kommunale_boliger",
+    "boligbehov",
+]
 
 ENGINE_NAME = "boso-warm"
 CACHE_FILE = ".boso-cache.json"

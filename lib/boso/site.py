@@ -63,13 +63,21 @@ SYNTHETIC_DETAIL = (
 )
 MANIFEST_NAME = "boso-site.json"
 
-ANALYSES = ("befolkning", "levekar", "boligpriser", "startlan", "kommunale_boliger")
+ANALYSES = (
+    "befolkning",
+    "levekar",
+    "boligpriser",
+    "startlan",
+    "kommunale_boliger",
+    "boligbehov",
+)
 ANALYSIS_TITLES = {
     "befolkning": "Befolkning",
     "levekar": "Levekår",
     "boligpriser": "Boligpriser",
     "startlan": "Startlån",
     "kommunale_boliger": "Kommunale boliger",
+    "boligbehov": "Framtidig boligbehov",
 }
 # Shown on each kommune's landing page, in this order, when the processed table exists.
 HEADLINE_INDICATORS = (

@@ -20,7 +20,7 @@ from boso.kommune import slug
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["befolkning", "levekar", "boligpriser", "startlan", "kommunale_boliger"]
+NOTEBOOKS = ["befolkning", "levekar", "boligpriser", "startlan", "kommunale_boliger", "boligbehov"]
 KOMMUNER = ["3203", "3201"]
 
 
@@ -161,3 +161,21 @@ def test_findings_state_numbers_in_norwegian(executed) -> None:
     findings = [_text(o["data"]["text/plain"]) for o in outputs(nb, "finding")]
     population = next(f for f in findings if f.startswith("Befolkningen i Asker"))
     assert " % per år" in population and "," in population
+
+
+def test_asker_boligbehov_states_2050_population_and_dwelling_need(executed, built: Path) -> None:
+    from boso import processed
+
+    nb = executed[("3203", "boligbehov")]
+    findings = " ".join(_text(o["data"]["text/plain"]) for o in outputs(nb, "finding"))
+    projection = processed.load_indicator("befolkning_framskrevet", kommunenummer="3203")
+    in_2050 = projection.loc[projection["aar"] == 2050, "verdi"].sum()
+    formatted = f"{in_2050:,.0f}".replace(",", " ")
+    assert f"{formatted} i 2050" in findings
+    assert "beregnet boligbehov på" in findings and "boliger fram til 2050" in findings
+    assert "personer per privathusholdning" in findings and "holdt fast" in findings
+    assert "per 1000 innbyggere som i" in findings
+    # The projected part of the population line is dashed and drawn from the processed table.
+    fig = figure_by_title(nb, "Befolkning og framskrevet befolkning")
+    dashed = next(t for t in fig["data"] if t["line"]["dash"] == "dash")
+    assert dashed["x"][-1] == 2050 and math.isclose(dashed["y"][-1], in_2050)

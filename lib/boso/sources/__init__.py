@@ -51,7 +51,7 @@ def fetch_ssb(
         QueryError: A requested table is not in the catalog (the message lists those that are).
         FetchError: One or more tables failed (all named, with their errors).
     """
-    from boso.sources.ssb import fetch_table
+    from boso.sources.ssb import TableNotFoundError, fetch_table
 
     queries = catalog_queries() if queries is None else queries
     wanted = list(tables) if tables else list(queries)
@@ -66,14 +66,8 @@ def fetch_ssb(
     for table_id in wanted:
         spec = queries[table_id]
         try:
-            raw_file = fetch_table(
-                table_id,
-                spec["selection"],
-                spec.get("codelist") or None,
-                spec.get("output_values") or None,
-                store,
-                client,
-                name=spec.get("file"),
+            raw_file = _fetch_with_successors(
+                fetch_table, TableNotFoundError, table_id, spec, store, client, log
             )
         except GaveUpError as exc:
             if exc.unreachable:
@@ -98,6 +92,40 @@ def fetch_ssb(
             + "; ".join(failed)
         )
     return files
+
+
+def _fetch_with_successors(
+    fetch_table: Callable[..., RawFile],
+    not_found: type[Exception],
+    table_id: str,
+    spec: dict[str, Any],
+    store: RawStore,
+    client: HttpClient,
+    log: Callable[[str], None],
+) -> RawFile:
+    """Fetch ``table_id``, or the first successor in ``spec["fallbacks"]`` SSB still has.
+
+    SSB replaces some tables outright (14288 → 14746 for the 2026 projections); the file keeps
+    the catalog's name so the build finds it, and the provenance records the table used.
+    """
+    candidates = [table_id, *spec.get("fallbacks", [])]
+    for candidate, successor in zip(candidates, [*candidates[1:], None], strict=True):
+        try:
+            return fetch_table(
+                candidate,
+                spec["selection"],
+                spec.get("codelist") or None,
+                spec.get("output_values") or None,
+                store,
+                client,
+                name=spec.get("file") or f"{table_id}.json",
+                optional=spec.get("optional") or None,
+            )
+        except not_found:
+            if successor is None:
+                raise
+            log(f"ssb/{candidate} finnes ikke lenger hos SSB; prøver etterfølgeren {successor}")
+    raise AssertionError("candidates is never empty")  # pragma: no cover
 
 
 def fetch_all(

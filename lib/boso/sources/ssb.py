@@ -53,6 +53,10 @@ _FALLBACK_STATUSES = frozenset({404, 410, 501})
 Selection = Mapping[str, Sequence[str] | str]
 
 
+class TableNotFoundError(QueryError):
+    """Neither API knows the table (e.g. SSB has replaced it by a successor)."""
+
+
 # --------------------------------------------------------------------------------------------
 # Metadata
 
@@ -206,7 +210,7 @@ def get_metadata(
         return parse_v0_metadata(_json(client.get(v0_url, check=expect_json), v0_url), table_id)
     except HttpStatusError as exc:
         if exc.status in (400, 404, 410) and not exc.html:
-            raise QueryError(
+            raise TableNotFoundError(
                 f"SSB table {table_id!r} not found ({v2_problem}; v0: HTTP {exc.status})"
             ) from None
         raise FetchError(f"SSB table {table_id}: no metadata ({v2_problem}; {exc})") from exc
@@ -939,6 +943,7 @@ def fetch_table(
     base: str = V2_BASE,
     v0_base: str = V0_BASE,
     max_cells: int = MAX_CELLS,
+    optional: Mapping[str, Sequence[str] | str] | None = None,
 ) -> RawFile:
     """Fetch one Statbank table and store it as ``data/raw/ssb/<table>.json``.
 
@@ -954,6 +959,8 @@ def fetch_table(
         base: PxWebApi v2 base URL.
         v0_base: v0 table base URL.
         max_cells: Cell limit per request.
+        optional: Variable -> codes (or ``"*"``) added to ``selection`` only where the table
+            has them (projection alternatives and age groups that one edition lacks).
 
     Returns:
         The stored raw file (provenance: url, query, fetched_at, sha256, source_updated).
@@ -966,6 +973,8 @@ def fetch_table(
     client = client or HttpClient()
     store = store or RawStore()
     meta = get_metadata(table_id, client, base=base, v0_base=v0_base)
+    if optional:
+        selection = with_optional(meta, selection, optional)
     query = build_query(meta, selection, codelists, output_values, client=client, base=base)
     result = fetch_dataset(query, client, base=base, v0_base=v0_base, max_cells=max_cells)
     where = f"SSB table {table_id}"
@@ -999,6 +1008,28 @@ def fetch_table(
             "cells": math.prod(result.dataset["size"]),
         },
     )
+
+
+def with_optional(
+    meta: TableMetadata,
+    selection: Selection,
+    optional: Mapping[str, Sequence[str] | str],
+) -> dict[str, Sequence[str] | str]:
+    """``selection`` plus the optional variables and codes that ``meta`` has."""
+    merged: dict[str, Sequence[str] | str] = dict(selection)
+    for var_code, codes in optional.items():
+        var = meta.variables.get(var_code)
+        if var is None:
+            continue
+        if isinstance(codes, str):
+            merged.setdefault(var_code, codes)
+            continue
+        present = [c for c in codes if c in var.codes]
+        current = merged.get(var_code)
+        if isinstance(current, str) or not present:
+            continue
+        merged[var_code] = list(dict.fromkeys([*(current or []), *present]))
+    return merged
 
 
 def _validate_for_store(content: bytes, where: str) -> None:
