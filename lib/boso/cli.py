@@ -42,7 +42,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from boso.build import build
 
-    written = build()
+    written = build(indicators=args.indicator or None)
     for name, rows in written.items():
         print(f"{name}: {rows} rader")
     return 0
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.set_defaults(func=_cmd_snapshot)
 
     build = sub.add_parser("build", help="bygg data/processed fra data/raw")
+    build.add_argument("--indicator", action="append", help="bare denne indikatoren (kan gjentas)")
     build.set_defaults(func=_cmd_build)
 
     export = sub.add_parser("export", help="skriv en harmonisert indikator som CSV/parquet")

@@ -5,8 +5,15 @@ This module and :mod:`boso.raw` are the only ones that read or write the data di
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import io
+import os
+import shutil
+import signal
 import sys
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -110,6 +117,178 @@ def write_geo_table(frame: Any, name: str, root: str | Path | None = None) -> Pa
     return target
 
 
+# --------------------------------------------------------------------------------------------
+# All-or-nothing replacement of the whole directory (``boso build``)
+#
+# A build writes its tables into ``data/.processed.new-<pid>/``, hard-links everything else of the
+# current ``data/processed`` into it (the dwelling registers, tables the build did not rewrite),
+# and then exchanges the two directories in one ``renameat2(RENAME_EXCHANGE)``. A ``kill -9`` at
+# any moment therefore leaves either the old or the new directory under ``data/processed``; what
+# an interrupted run leaves beside it is removed by the next build.
+
+_STAGE = ".{name}.new-"
+_OLD = ".{name}.old-"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def fault_point(point: str) -> None:
+    """Die like ``kill -9`` here when ``$BOSO_TEST_KILL_AT`` names this point (tests only)."""
+    if os.environ.get("BOSO_TEST_KILL_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _leftovers(target: Path, kind: str) -> list[tuple[Path, int]]:
+    prefix = kind.format(name=target.name)
+    found = []
+    for path in target.parent.glob(f"{prefix}*"):
+        pid = path.name[len(prefix) :]
+        if pid.isdigit():
+            found.append((path, int(pid)))
+    return sorted(found)
+
+
+def clean_leftovers(root: str | Path | None = None) -> list[Path]:
+    """Undo what an interrupted build left beside ``data/processed``.
+
+    Staging and old directories whose owning process is dead are removed. Should
+    ``data/processed`` itself be missing (killed between the two renames of the fallback swap),
+    the old directory is put back first, so the state is the one before the interrupted build.
+
+    Args:
+        root: The processed directory (default: the project's).
+
+    Returns:
+        The directories removed.
+    """
+    target = processed_dir(root)
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+    stale_old = [(p, pid) for p, pid in _leftovers(target, _OLD) if not _pid_alive(pid)]
+    if not target.exists() and stale_old:
+        os.rename(stale_old[-1][0], target)
+        stale_old = stale_old[:-1]
+    stale_new = [(p, pid) for p, pid in _leftovers(target, _STAGE) if not _pid_alive(pid)]
+    for path, _pid in [*stale_old, *stale_new]:
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux ``renameat2``); False when not supported."""
+    if os.environ.get("BOSO_TEST_NO_EXCHANGE") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _is_temporary(path: Path) -> bool:
+    # atomic_write_bytes' temporary files (".<name>.<random>.tmp") of a killed writer
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def _carry_over(current: Path, stage: Path, written: set[str]) -> None:
+    """Hard-link into ``stage`` every file of ``current`` the build did not write, and keep the
+    current file (same inode and mtime) where the build wrote identical bytes."""
+    for old in current.rglob("*"):
+        if not old.is_file() or _is_temporary(old):
+            continue
+        rel = old.relative_to(current)
+        new = stage / rel
+        if str(rel) in written:
+            if new.stat().st_size != old.stat().st_size or new.read_bytes() != old.read_bytes():
+                continue
+            new.unlink()
+        new.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(old, new)
+        except OSError:  # no hard links on this filesystem
+            shutil.copy2(old, new)
+
+
+def _settle(old: Path, current: Path, written: set[str]) -> None:
+    """After the swap: a file another command (``register import``) wrote into the old
+    directory while the build was finishing is moved over instead of being lost."""
+    for path in old.rglob("*"):
+        if not path.is_file() or _is_temporary(path):
+            continue
+        rel = str(path.relative_to(old))
+        if rel in written:
+            continue
+        target = current / rel
+        if not target.exists() or not os.path.samefile(path, target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+
+
+@contextlib.contextmanager
+def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
+    """Stage a new ``data/processed`` and swap it in once, when the block completes.
+
+    Tables written into the yielded directory replace their namesakes; every other file of the
+    current directory is kept. An exception in the block leaves ``data/processed`` untouched.
+
+    Args:
+        root: The processed directory (default: the project's).
+
+    Yields:
+        The staging directory to write the tables into.
+    """
+    target = processed_dir(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(target)
+    pid = os.getpid()
+    stage = target.parent / f"{_STAGE.format(name=target.name)}{pid}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+        written = {str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()}
+        fault_point("build:before-swap")
+        if target.exists():
+            _carry_over(target, stage, written)
+            if _exchange(stage, target):
+                fault_point("build:after-swap")
+                _settle(stage, target, written)
+                shutil.rmtree(stage, ignore_errors=True)
+                return
+            old = target.parent / f"{_OLD.format(name=target.name)}{pid}"
+            os.rename(target, old)
+            fault_point("build:between-renames")
+            os.rename(stage, target)
+            _settle(old, target, written)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(stage, target)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
 @lru_cache(maxsize=64)
 def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return pd.read_parquet(path)
@@ -118,6 +297,8 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 def read_table(name: str, root: str | Path | None = None) -> pd.DataFrame:
     """Read ``data/processed/<name>.parquet`` (cached per process while the file is unchanged)."""
     path = processed_dir(root) / f"{name}.parquet"
+    if not path.parent.exists():
+        clean_leftovers(root)  # a build killed between the renames of the fallback swap
     if not path.is_file():
         raise DataError(f"processed table missing: {path} (run `boso build`)")
     stat = path.stat()
