@@ -402,7 +402,12 @@ def export_indicator(
 
     Returns:
         The exported frame.
+
+    Raises:
+        QueryError: ``output`` is a directory or its folder does not exist (nothing is created).
+        DataError: The file cannot be written (the previous file, if any, is unchanged).
     """
+    target = _check_output(Path(output)) if output is not None else None
     if include_comparisons and kommunenummer:
         frame = comparison(indicator_id, kommunenummer, root)
     else:
@@ -415,9 +420,31 @@ def export_indicator(
             raise QueryError("--format parquet trenger --output FIL")
         buffer = io.BytesIO()
         ordered.to_parquet(buffer, index=False)
-        atomic_write_bytes(Path(output), buffer.getvalue())
-    elif output is None:
+        _write_output(target, buffer.getvalue())
+    elif target is None:
         ordered.to_csv(sys.stdout, index=False)
     else:
-        atomic_write_bytes(Path(output), ordered.to_csv(index=False).encode("utf-8"))
+        _write_output(target, ordered.to_csv(index=False).encode("utf-8"))
     return ordered
+
+
+def _check_output(path: Path) -> Path:
+    """Refuse an export target that cannot be a file the user meant (before any work)."""
+    if path.is_dir():
+        raise QueryError(f"{path}: er en mappe; oppgi et filnavn med --output")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "er ikke en mappe" if folder.exists() else "mappen finnes ikke (lag den først)"
+        raise QueryError(f"{folder}: {what}")
+    return path
+
+
+def _write_output(path: Path, content: bytes) -> None:
+    try:
+        atomic_write_bytes(path, content)
+    except OSError as exc:
+        # The error names atomic_write_bytes' temporary file; the user named ``path``.
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            reason = "ingen tilgang"
+        raise DataError(f"{path}: kan ikke skrive filen ({reason})") from exc
