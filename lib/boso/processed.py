@@ -6,7 +6,6 @@ This module and :mod:`boso.raw` are the only ones that read or write the data di
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import io
 import os
@@ -22,6 +21,7 @@ import pandas as pd
 
 from boso.config import paths
 from boso.errors import DataError, QueryError
+from boso.lifetime import exchange, owner, pid_alive, remove_stale
 from boso.raw import atomic_write_bytes
 
 STATUS_SYMBOLS = {"", "..", ".", ":", "-"}
@@ -128,34 +128,12 @@ def write_geo_table(frame: Any, name: str, root: str | Path | None = None) -> Pa
 
 _STAGE = ".{name}.new-"
 _OLD = ".{name}.old-"
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
 
 
 def fault_point(point: str) -> None:
     """Die like ``kill -9`` here when ``$BOSO_TEST_KILL_AT`` names this point (tests only)."""
     if os.environ.get("BOSO_TEST_KILL_AT") == point:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def _leftovers(target: Path, kind: str) -> list[tuple[Path, int]]:
-    prefix = kind.format(name=target.name)
-    found = []
-    for path in target.parent.glob(f"{prefix}*"):
-        pid = path.name[len(prefix) :]
-        if pid.isdigit():
-            found.append((path, int(pid)))
-    return sorted(found)
 
 
 def clean_leftovers(root: str | Path | None = None) -> list[Path]:
@@ -172,38 +150,19 @@ def clean_leftovers(root: str | Path | None = None) -> list[Path]:
         The directories removed.
     """
     target = processed_dir(root)
-    removed: list[Path] = []
     if not target.parent.is_dir():
-        return removed
-    stale_old = [(p, pid) for p, pid in _leftovers(target, _OLD) if not _pid_alive(pid)]
-    if not target.exists() and stale_old:
-        os.rename(stale_old[-1][0], target)
-        stale_old = stale_old[:-1]
-    stale_new = [(p, pid) for p, pid in _leftovers(target, _STAGE) if not _pid_alive(pid)]
-    for path, _pid in [*stale_old, *stale_new]:
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories (Linux ``renameat2``); False when not supported."""
-    if os.environ.get("BOSO_TEST_NO_EXCHANGE") or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
-    renameat2.argtypes += [ctypes.c_uint]
-    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    if result == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
+        return []
+    old_prefix = _OLD.format(name=target.name)
+    if not target.exists():
+        stale = sorted(
+            p
+            for p in target.parent.glob(f"{old_prefix}*")
+            if (pid := owner(p.name, old_prefix)) is not None and not pid_alive(pid)
+        )
+        if stale:
+            os.rename(stale[-1], target)
+    removed = remove_stale(target.parent, old_prefix)
+    return removed + remove_stale(target.parent, _STAGE.format(name=target.name))
 
 
 def _is_temporary(path: Path) -> bool:
@@ -271,7 +230,7 @@ def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
         fault_point("build:before-swap")
         if target.exists():
             _carry_over(target, stage, written)
-            if _exchange(stage, target):
+            if exchange(stage, target):
                 fault_point("build:after-swap")
                 _settle(stage, target, written)
                 shutil.rmtree(stage, ignore_errors=True)
