@@ -949,6 +949,7 @@ def run_reports(
     notebooks_dir = Path(notebooks_dir or project.notebooks).resolve()
     reports_dir = Path(reports_dir or project.reports).resolve()
     processed_root = Path(processed_dir or project.processed).resolve()
+    remove_stale_kernel_dirs()  # what killed runs left in $TMPDIR
     if registry is None:
         registry = load_registry(processed_root)
     selected = select_kommuner(registry, kommune=kommuner)
@@ -1057,7 +1058,6 @@ def _execute(
     """
     from tqdm import tqdm
 
-    remove_stale_kernel_dirs()  # what killed runs left in $TMPDIR
     jobs = effective_jobs(jobs, len(tasks))
     results: list[ReportResult] = []
     bar = tqdm(total=len(tasks), unit="rapport", desc="rapporter", disable=not progress)

@@ -3,6 +3,7 @@ points leaves the old state or the new one, never a mix, and the next run remove
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -139,3 +140,154 @@ def test_a_failing_build_changes_nothing_and_leaves_nothing(states, tmp_path, re
         FAMILY, "build of an unknown indicator", states["old"], root / "data" / "processed"
     )
     assert _leftovers(root) == []
+
+
+# -------------------------------------------------------------------------- site and reports
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait for a reaper that never comes)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _wait_gone(pids: set[int], seconds: float = 20) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = {p for p in pids if _running(p)}
+        if not alive:
+            return alive
+        time.sleep(0.2)
+    return {p for p in pids if _running(p)}
+
+
+def _wait_for(predicate, seconds: float = 240) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_site_workers_exit_when_the_parent_is_killed(tmp_path, reliability):
+    script = (
+        "import os, sys, time\n"
+        "from boso import site\n"
+        "pool = site._worker_pool(2)\n"
+        "pids = {pool.submit(os.getpid).result() for _ in range(8)}\n"
+        "print(' '.join(map(str, pids)), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], env=_env(tmp_path), stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    workers = {int(p) for p in proc.stdout.readline().split()}
+    assert workers and all(_running(p) for p in workers)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = _wait_gone(workers)
+    for pid in left:  # do not leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    reliability.record(
+        FAMILY, "kill -9 of the site's parent: workers exit", "leak" if left else "correct"
+    )
+    assert not left, f"site workers outlived their parent: {left}"
+
+
+@pytest.fixture
+def site_project(pipeline_project: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "p"
+    shutil.copytree(pipeline_project, root, symlinks=True)
+    return root
+
+
+def test_kill_site_leaves_the_old_site_and_the_next_run_removes_leftovers(
+    site_project, reliability
+):
+    case = "kill -9 of site while it renders"
+    site = site_project / "_site"
+    before = tree_digest(site)
+    assert before
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "boso.cli", "site", "--renderer", "nbconvert"],
+        env=_env(site_project),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = _wait_for(
+        lambda: any(any(p.rglob("*.html")) for p in site_project.glob("._site.build-*"))
+    )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert started, "the site build never got to writing pages"
+    leftovers = list(site_project.glob("._site.*"))
+    if tree_digest(site) != before:
+        reliability.record(FAMILY, case, "data_lost", "the published _site changed")
+        raise AssertionError(f"{case}: _site changed")
+    assert leftovers, "the kill came too late to leave anything"
+    result = run_boso(["site", "--renderer", "nbconvert"], root=site_project)
+    assert result.code == 0, result.stderr + (result.exception or "")
+    left = list(site_project.glob("._site.*"))
+    outcome = "correct" if not left and (site / "index.html").is_file() else "data_lost"
+    reliability.record(FAMILY, case, outcome, str(left))
+    assert not left, left
+
+
+def test_kill_reports_stops_workers_and_kernels_and_leaves_no_socket_dirs(
+    site_project, tmp_path, reliability
+):
+    case = "kill -9 of reports with two workers"
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = _env(site_project, TMPDIR=str(tmpdir))
+    argv = ["reports", "--kommune", "3203", "3903", "--analysis", "befolkning", "--jobs", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "boso.cli", *argv, "--force"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = _wait_for(lambda: len(list(tmpdir.glob("boso-kernel-*"))) >= 2)
+    family = _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert started, "the workers never started their kernels"
+    left = _wait_gone(family)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    if left:
+        reliability.record(FAMILY, case, "leak", f"processes outlived the run: {left}")
+        raise AssertionError(f"{case}: {left} still running")
+    for notebook in (site_project / "reports").rglob("*.ipynb"):
+        json.loads(notebook.read_text("utf-8"))  # nothing half-written
+    nxt = subprocess.run(
+        [sys.executable, "-m", "boso.cli", *argv], env=env, capture_output=True, text=True
+    )
+    assert nxt.returncode == 0, nxt.stderr
+    dirs = list(tmpdir.glob("boso-kernel-*"))
+    reliability.record(FAMILY, case, "data_lost" if dirs else "correct", str(dirs))
+    assert not dirs, dirs
