@@ -218,6 +218,8 @@ def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
         The staging directory to write the tables into.
     """
     target = processed_dir(root)
+    if target.is_symlink():  # swap the real directory, keep the user's link
+        target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(target)
     pid = os.getpid()
