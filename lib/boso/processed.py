@@ -224,6 +224,7 @@ def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
     clean_leftovers(target)
     pid = os.getpid()
     stage = target.parent / f"{_STAGE.format(name=target.name)}{pid}"
+    old = target.parent / f"{_OLD.format(name=target.name)}{pid}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     try:
@@ -237,7 +238,6 @@ def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
                 _settle(stage, target, written)
                 shutil.rmtree(stage, ignore_errors=True)
                 return
-            old = target.parent / f"{_OLD.format(name=target.name)}{pid}"
             os.rename(target, old)
             fault_point("build:between-renames")
             os.rename(stage, target)
@@ -246,6 +246,8 @@ def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
         else:
             os.rename(stage, target)
     except BaseException:
+        if not target.exists() and old.exists():
+            os.rename(old, target)  # failed between the two renames: the old state stays
         shutil.rmtree(stage, ignore_errors=True)
         raise
 
