@@ -46,12 +46,14 @@ def owner(name: str, prefix: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def remove_stale(parent: Path, prefix: str) -> list[Path]:
+def remove_stale(parent: Path, prefix: str, unowned_after: float | None = None) -> list[Path]:
     """Remove the entries ``<prefix><pid>…`` in ``parent`` whose owning process is dead.
 
     Args:
         parent: The directory to look in.
         prefix: The name prefix, e.g. ``"._site.build-"``.
+        unowned_after: Also remove entries without a pid in the name (left by versions that did
+            not write one) when untouched for this many seconds.
 
     Returns:
         What was removed.
@@ -62,8 +64,17 @@ def remove_stale(parent: Path, prefix: str) -> list[Path]:
     except OSError:
         return removed
     for path in entries:
+        if not path.name.startswith(prefix):
+            continue
         pid = owner(path.name, prefix)
-        if pid is None or pid == os.getpid() or pid_alive(pid):
+        if pid is None:
+            try:
+                age = time.time() - path.lstat().st_mtime
+            except OSError:
+                continue
+            if unowned_after is None or age < unowned_after:
+                continue
+        elif pid == os.getpid() or pid_alive(pid):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -744,7 +744,8 @@ def remove_stale_kernel_dirs() -> list[Path]:
     """Remove the kernel socket folders (``$TMPDIR/boso-kernel-<pid>-…``) of dead runs."""
     from boso.lifetime import remove_stale
 
-    return remove_stale(Path(tempfile.gettempdir()), KERNEL_DIR_PREFIX)
+    # Folders of versions that did not name their owner: stale after a day.
+    return remove_stale(Path(tempfile.gettempdir()), KERNEL_DIR_PREFIX, unowned_after=86400)
 
 
 def _kernel_for(name: str) -> WarmKernel:

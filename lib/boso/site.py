@@ -1034,7 +1034,9 @@ def clean_leftovers(site_dir: Path) -> list[Path]:
         ]
         if old:
             os.rename(sorted(old)[-1], site_dir)
-    return remove_stale(site_dir.parent, build_prefix) + remove_stale(site_dir.parent, old_prefix)
+    # Build folders of versions that did not name their owner: stale after a day.
+    removed = remove_stale(site_dir.parent, build_prefix, unowned_after=86400)
+    return removed + remove_stale(site_dir.parent, old_prefix)
 
 
 def _swap_in(build_dir: Path, site_dir: Path) -> None:

@@ -291,3 +291,32 @@ def test_kill_reports_stops_workers_and_kernels_and_leaves_no_socket_dirs(
     dirs = list(tmpdir.glob("boso-kernel-*"))
     reliability.record(FAMILY, case, "data_lost" if dirs else "correct", str(dirs))
     assert not dirs, dirs
+
+
+def test_only_leftovers_of_dead_runs_are_removed(tmp_path, reliability):
+    from boso.lifetime import remove_stale
+
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        names = {
+            f"._site.build-{running.pid}-a": True,  # a build still running: kept
+            f"._site.build-{dead.pid}-b": False,
+            "._site.build-xyz": True,  # an older version's, recent: kept
+            "._site.build-old": False,  # an older version's, untouched for two days
+            "_site": True,
+        }
+        for name in names:
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "index.html").write_text("x")
+        two_days_ago = time.time() - 2 * 86400
+        os.utime(tmp_path / "._site.build-old", (two_days_ago, two_days_ago))
+        remove_stale(tmp_path, "._site.build-", unowned_after=86400)
+        kept = {name: (tmp_path / name).exists() for name in names}
+        outcome = "correct" if kept == names else "data_lost"
+        reliability.record(FAMILY, "leftovers: live runs kept, dead ones removed", outcome)
+        assert kept == names
+    finally:
+        running.kill()
+        running.wait()
