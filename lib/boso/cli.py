@@ -171,8 +171,11 @@ _OS_REASONS = {
 
 def describe_os_error(exc: OSError) -> str:
     """One bokmål line for a file-system error, naming the path it concerns."""
+    if exc.filename is None:  # e.g. a network error (requests' are OSErrors too)
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return _OS_REASONS.get(exc.errno or 0, text)
     reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
-    name = exc.filename if exc.filename is not None else "fil"
+    name = exc.filename
     if exc.filename2 is not None:
         name = f"{name} → {exc.filename2}"
     return f"{name}: {reason}"
