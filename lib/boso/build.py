@@ -24,12 +24,14 @@ import pandas as pd
 
 from boso import kommune as km
 from boso.catalog import Indicator, load_catalog
-from boso.errors import BosoError, DataError
+from boso.errors import BosoError, DataError, QueryError
 from boso.jsonstat import read_jsonstat_codes_and_labels
 from boso.processed import (
     INDICATOR_COLUMNS,
     check_indicator_frame,
+    fault_point,
     indicator_table,
+    replace_processed,
     write_geo_table,
     write_table,
 )
@@ -954,6 +956,9 @@ def build(
         "core_klass__endringer": ctx.code_map.changes,
     }
     catalog = load_catalog()
+    unknown = [i for i in indicators or [] if i not in catalog]
+    if unknown:
+        raise QueryError(f"ukjent indikator: {', '.join(unknown)} (se `boso indicators`)")
     for indicator_id in indicators or list(catalog):
         indicator = catalog[indicator_id]
         frame = ctx.results.get(indicator_id)
@@ -964,13 +969,17 @@ def build(
         check_indicator_frame(tables[name], name)
     geo = build_geo(store)
 
+    # Written beside data/processed and swapped in once: a killed build leaves the old state
+    # or the new one, never a mix (see processed.replace_processed).
     written: dict[str, int] = {}
-    for name, frame in tables.items():
-        write_table(frame, name, out_dir)
-        written[name] = len(frame)
-        if progress:
-            progress(name)
-    if geo is not None:
-        write_geo_table(geo, "core_geo__kommuner", out_dir)
-        written["core_geo__kommuner"] = len(geo)
+    with replace_processed(out_dir) as stage:
+        for name, frame in tables.items():
+            write_table(frame, name, stage)
+            written[name] = len(frame)
+            fault_point(f"build:written-{len(written)}")
+            if progress:
+                progress(name)
+        if geo is not None:
+            write_geo_table(geo, "core_geo__kommuner", stage)
+            written["core_geo__kommuner"] = len(geo)
     return written

@@ -7,6 +7,9 @@ Every :class:`boso.errors.BosoError` becomes one line on stderr and exit status 
 from __future__ import annotations
 
 import argparse
+import errno
+import io
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,7 +45,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from boso.build import build
 
-    written = build()
+    written = build(indicators=args.indicator or None)
     for name, rows in written.items():
         print(f"{name}: {rows} rader")
     return 0
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.set_defaults(func=_cmd_snapshot)
 
     build = sub.add_parser("build", help="bygg data/processed fra data/raw")
+    build.add_argument("--indicator", action="append", help="bare denne indikatoren (kan gjentas)")
     build.set_defaults(func=_cmd_build)
 
     export = sub.add_parser("export", help="skriv en harmonisert indikator som CSV/parquet")
@@ -167,14 +171,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OS_REASONS = {
+    errno.ENOENT: "finnes ikke",
+    errno.EACCES: "ingen tilgang",
+    errno.EPERM: "ingen tilgang",
+    errno.EISDIR: "er en mappe, ikke en fil",
+    errno.ENOTDIR: "en del av stien er ikke en mappe",
+    errno.ENOSPC: "ikke mer plass på disken",
+    errno.EROFS: "filsystemet er skrivebeskyttet",
+    errno.EEXIST: "finnes allerede",
+    errno.ENAMETOOLONG: "navnet er for langt",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One bokmål line for a file-system error, naming the path it concerns."""
+    if exc.filename is None:  # e.g. a network error (requests' are OSErrors too)
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return _OS_REASONS.get(exc.errno or 0, text)
+    reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    name = exc.filename
+    if exc.filename2 is not None:
+        name = f"{name} → {exc.filename2}"
+    return f"{name}: {reason}"
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout once more at exit; point it at /dev/null so that flush cannot
+    # print "Exception ignored … BrokenPipeError" after we chose to stop quietly.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`boso export … | head`): that is not an error of ours.
+        _silence_stdout()
+        return 0
     except BosoError as exc:
         print(f"boso: feil: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"boso: feil: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("boso: avbrutt", file=sys.stderr)

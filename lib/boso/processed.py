@@ -5,8 +5,14 @@ This module and :mod:`boso.raw` are the only ones that read or write the data di
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
+import os
+import shutil
+import signal
 import sys
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,7 @@ import pandas as pd
 
 from boso.config import paths
 from boso.errors import DataError, QueryError
+from boso.lifetime import exchange, owner, pid_alive, remove_stale
 from boso.raw import atomic_write_bytes
 
 STATUS_SYMBOLS = {"", "..", ".", ":", "-"}
@@ -110,6 +117,141 @@ def write_geo_table(frame: Any, name: str, root: str | Path | None = None) -> Pa
     return target
 
 
+# --------------------------------------------------------------------------------------------
+# All-or-nothing replacement of the whole directory (``boso build``)
+#
+# A build writes its tables into ``data/.processed.new-<pid>/``, hard-links everything else of the
+# current ``data/processed`` into it (the dwelling registers, tables the build did not rewrite),
+# and then exchanges the two directories in one ``renameat2(RENAME_EXCHANGE)``. A ``kill -9`` at
+# any moment therefore leaves either the old or the new directory under ``data/processed``; what
+# an interrupted run leaves beside it is removed by the next build.
+
+_STAGE = ".{name}.new-"
+_OLD = ".{name}.old-"
+
+
+def fault_point(point: str) -> None:
+    """Die like ``kill -9`` here when ``$BOSO_TEST_KILL_AT`` names this point (tests only)."""
+    if os.environ.get("BOSO_TEST_KILL_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def clean_leftovers(root: str | Path | None = None) -> list[Path]:
+    """Undo what an interrupted build left beside ``data/processed``.
+
+    Staging and old directories whose owning process is dead are removed. Should
+    ``data/processed`` itself be missing (killed between the two renames of the fallback swap),
+    the old directory is put back first, so the state is the one before the interrupted build.
+
+    Args:
+        root: The processed directory (default: the project's).
+
+    Returns:
+        The directories removed.
+    """
+    target = processed_dir(root)
+    if not target.parent.is_dir():
+        return []
+    old_prefix = _OLD.format(name=target.name)
+    if not target.exists():
+        stale = sorted(
+            p
+            for p in target.parent.glob(f"{old_prefix}*")
+            if (pid := owner(p.name, old_prefix)) is not None and not pid_alive(pid)
+        )
+        if stale:
+            os.rename(stale[-1], target)
+    removed = remove_stale(target.parent, old_prefix)
+    return removed + remove_stale(target.parent, _STAGE.format(name=target.name))
+
+
+def _is_temporary(path: Path) -> bool:
+    # atomic_write_bytes' temporary files (".<name>.<random>.tmp") of a killed writer
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def _carry_over(current: Path, stage: Path, written: set[str]) -> None:
+    """Hard-link into ``stage`` every file of ``current`` the build did not write, and keep the
+    current file (same inode and mtime) where the build wrote identical bytes."""
+    for old in current.rglob("*"):
+        if not old.is_file() or _is_temporary(old):
+            continue
+        rel = old.relative_to(current)
+        new = stage / rel
+        if str(rel) in written:
+            if new.stat().st_size != old.stat().st_size or new.read_bytes() != old.read_bytes():
+                continue
+            new.unlink()
+        new.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(old, new)
+        except OSError:  # no hard links on this filesystem
+            shutil.copy2(old, new)
+
+
+def _settle(old: Path, current: Path, written: set[str]) -> None:
+    """After the swap: a file another command (``register import``) wrote into the old
+    directory while the build was finishing is moved over instead of being lost."""
+    for path in old.rglob("*"):
+        if not path.is_file() or _is_temporary(path):
+            continue
+        rel = str(path.relative_to(old))
+        if rel in written:
+            continue
+        target = current / rel
+        if not target.exists() or not os.path.samefile(path, target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+
+
+@contextlib.contextmanager
+def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
+    """Stage a new ``data/processed`` and swap it in once, when the block completes.
+
+    Tables written into the yielded directory replace their namesakes; every other file of the
+    current directory is kept. An exception in the block leaves ``data/processed`` untouched.
+
+    Args:
+        root: The processed directory (default: the project's).
+
+    Yields:
+        The staging directory to write the tables into.
+    """
+    target = processed_dir(root)
+    if target.is_symlink():  # swap the real directory, keep the user's link
+        target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(target)
+    pid = os.getpid()
+    stage = target.parent / f"{_STAGE.format(name=target.name)}{pid}"
+    old = target.parent / f"{_OLD.format(name=target.name)}{pid}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+        written = {str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()}
+        fault_point("build:before-swap")
+        if target.exists():
+            _carry_over(target, stage, written)
+            if exchange(stage, target):
+                fault_point("build:after-swap")
+                _settle(stage, target, written)
+                shutil.rmtree(stage, ignore_errors=True)
+                return
+            os.rename(target, old)
+            fault_point("build:between-renames")
+            os.rename(stage, target)
+            _settle(old, target, written)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(stage, target)
+    except BaseException:
+        if not target.exists() and old.exists():
+            os.rename(old, target)  # failed between the two renames: the old state stays
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
 @lru_cache(maxsize=64)
 def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return pd.read_parquet(path)
@@ -118,6 +260,8 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 def read_table(name: str, root: str | Path | None = None) -> pd.DataFrame:
     """Read ``data/processed/<name>.parquet`` (cached per process while the file is unchanged)."""
     path = processed_dir(root) / f"{name}.parquet"
+    if not path.parent.exists():
+        clean_leftovers(root)  # a build killed between the renames of the fallback swap
     if not path.is_file():
         raise DataError(f"processed table missing: {path} (run `boso build`)")
     stat = path.stat()
@@ -221,7 +365,12 @@ def export_indicator(
 
     Returns:
         The exported frame.
+
+    Raises:
+        QueryError: ``output`` is a directory or its folder does not exist (nothing is created).
+        DataError: The file cannot be written (the previous file, if any, is unchanged).
     """
+    target = _check_output(Path(output)) if output is not None else None
     if include_comparisons and kommunenummer:
         frame = comparison(indicator_id, kommunenummer, root)
     else:
@@ -234,9 +383,31 @@ def export_indicator(
             raise QueryError("--format parquet trenger --output FIL")
         buffer = io.BytesIO()
         ordered.to_parquet(buffer, index=False)
-        atomic_write_bytes(Path(output), buffer.getvalue())
-    elif output is None:
+        _write_output(target, buffer.getvalue())
+    elif target is None:
         ordered.to_csv(sys.stdout, index=False)
     else:
-        atomic_write_bytes(Path(output), ordered.to_csv(index=False).encode("utf-8"))
+        _write_output(target, ordered.to_csv(index=False).encode("utf-8"))
     return ordered
+
+
+def _check_output(path: Path) -> Path:
+    """Refuse an export target that cannot be a file the user meant (before any work)."""
+    if path.is_dir():
+        raise QueryError(f"{path}: er en mappe; oppgi et filnavn med --output")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "er ikke en mappe" if folder.exists() else "mappen finnes ikke (lag den først)"
+        raise QueryError(f"{folder}: {what}")
+    return path
+
+
+def _write_output(path: Path, content: bytes) -> None:
+    try:
+        atomic_write_bytes(path, content)
+    except OSError as exc:
+        # The error names atomic_write_bytes' temporary file; the user named ``path``.
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            reason = "ingen tilgang"
+        raise DataError(f"{path}: kan ikke skrive filen ({reason})") from exc

@@ -75,6 +75,7 @@ ANALYSES = [
 ENGINE_NAME = "boso-warm"
 CACHE_FILE = ".boso-cache.json"
 MANIFEST_FILE = "manifest.json"
+KERNEL_DIR_PREFIX = "boso-kernel-"  # + owner pid: socket folders under $TMPDIR
 #: A cell that runs longer than this is a hang, not an analysis.
 CELL_TIMEOUT = 600
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -548,7 +549,8 @@ class WarmKernel:
         # Async manager/client, as nbclient uses: its execute loop awaits the client's calls.
         # IPC sockets in a private temp dir: no TCP ports to pick (ipykernel warns about
         # unencrypted TCP) and nothing left in the working directory.
-        self._sockets = tempfile.mkdtemp(prefix="boso-kernel-")
+        # The owner's pid in the name lets a later run remove it once this process is gone.
+        self._sockets = tempfile.mkdtemp(prefix=f"{KERNEL_DIR_PREFIX}{os.getpid()}-")
         self.km = AsyncKernelManager(
             kernel_name=self.kernel_name, transport="ipc", ip=os.path.join(self._sockets, "k")
         )
@@ -591,6 +593,15 @@ class WarmKernel:
         """Throw the kernel away and start a fresh one (after a failure)."""
         self.close()
         self.start()
+
+    def kill_now(self) -> None:
+        """Kill the kernel process and remove its sockets at once (no event loop needed)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None:
+            with contextlib.suppress(Exception):
+                process.kill()
+        if self._sockets:
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
     def alive(self) -> bool:
         """Whether the kernel process is running."""
@@ -694,10 +705,15 @@ def _worker_init(
     """
     import atexit
     import logging
+    import multiprocessing
 
     os.environ.update(env)
     if "kernels" not in _WORKER:
         atexit.register(_worker_close)
+        if multiprocessing.parent_process() is not None:  # a pool worker, not jobs == 1
+            from boso.lifetime import exit_with_parent
+
+            exit_with_parent(_kill_kernels_now)
     _WORKER.update(cwd=cwd, preload=preload, kernels={})
     kernel = None
     if kernel_name:
@@ -723,6 +739,20 @@ def _worker_close() -> None:
         kernel.close()
     _WORKER["kernels"] = {}
     _CURRENT = None
+
+
+def _kill_kernels_now() -> None:
+    # Called from the watchdog thread when the parent died: no asyncio, no waiting.
+    for kernel in list(_WORKER.get("kernels", {}).values()):
+        kernel.kill_now()
+
+
+def remove_stale_kernel_dirs() -> list[Path]:
+    """Remove the kernel socket folders (``$TMPDIR/boso-kernel-<pid>-…``) of dead runs."""
+    from boso.lifetime import remove_stale
+
+    # Folders of versions that did not name their owner: stale after a day.
+    return remove_stale(Path(tempfile.gettempdir()), KERNEL_DIR_PREFIX, unowned_after=86400)
 
 
 def _kernel_for(name: str) -> WarmKernel:
@@ -927,6 +957,7 @@ def run_reports(
     notebooks_dir = Path(notebooks_dir or project.notebooks).resolve()
     reports_dir = Path(reports_dir or project.reports).resolve()
     processed_root = Path(processed_dir or project.processed).resolve()
+    remove_stale_kernel_dirs()  # what killed runs left in $TMPDIR
     if registry is None:
         registry = load_registry(processed_root)
     selected = select_kommuner(registry, kommune=kommuner)

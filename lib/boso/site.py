@@ -892,7 +892,7 @@ def render_nbconvert(
             # exporter once.
             size = max(10, math.ceil(len(tasks) / (jobs * 8)))
             batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with _worker_pool(jobs) as pool:
                 for result in pool.map(_convert_batch, batches):
                     sizes.update(result)
                     progress.update(len(result))
@@ -1443,8 +1443,50 @@ def build_quarto(
 # Orchestration (disk)
 
 
+def _worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """Page-rendering workers that exit when this process dies (``kill -9`` included)."""
+    from boso.lifetime import exit_with_parent
+
+    return ProcessPoolExecutor(max_workers=jobs, initializer=exit_with_parent)
+
+
+def _stale_prefixes(site_dir: Path) -> tuple[str, str]:
+    return f".{site_dir.name}.build-", f".{site_dir.name}.old-"
+
+
+def clean_leftovers(site_dir: Path) -> list[Path]:
+    """Remove what a killed site build left beside ``site_dir`` (only once its owner is dead).
+
+    Should ``site_dir`` be missing because a build was killed between the two renames of the
+    fallback swap, the previous site is put back first.
+
+    Returns:
+        What was removed.
+    """
+    from boso.lifetime import owner, pid_alive, remove_stale
+
+    build_prefix, old_prefix = _stale_prefixes(site_dir)
+    if not site_dir.exists():
+        old = [
+            p
+            for p in site_dir.parent.glob(f"{old_prefix}*")
+            if (pid := owner(p.name, old_prefix)) is not None and not pid_alive(pid)
+        ]
+        if old:
+            os.rename(sorted(old)[-1], site_dir)
+    # Build folders of versions that did not name their owner: stale after a day.
+    removed = remove_stale(site_dir.parent, build_prefix, unowned_after=86400)
+    return removed + remove_stale(site_dir.parent, old_prefix)
+
+
 def _swap_in(build_dir: Path, site_dir: Path) -> None:
-    """Replace ``site_dir`` by ``build_dir`` with two renames (same file system)."""
+    """Replace ``site_dir`` by ``build_dir``: one exchange where the system can, else two
+    renames (same file system)."""
+    from boso.lifetime import exchange
+
+    if site_dir.exists() and exchange(build_dir, site_dir):
+        shutil.rmtree(build_dir, ignore_errors=True)  # now the previous site
+        return
     old = None
     if site_dir.exists():
         old = site_dir.with_name(f".{site_dir.name}.old-{os.getpid()}")
@@ -1502,7 +1544,11 @@ def build_site(
 
     site_dir = Path(site_dir)
     site_dir.parent.mkdir(parents=True, exist_ok=True)
-    build_dir = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.build-", dir=site_dir.parent))
+    clean_leftovers(site_dir)
+    # The owner's pid in the name lets the next run tell a killed build from a running one.
+    build_dir = Path(
+        tempfile.mkdtemp(prefix=f".{site_dir.name}.build-{os.getpid()}-", dir=site_dir.parent)
+    )
     try:
         if chosen == "quarto":
             src = source_dir or site_dir.parent / "site_src"

@@ -100,7 +100,8 @@ def test_stock_summary_counts_shares_and_suppression():
     table = stock_summary(reg, "boligtype", all_dwellings=1100)
     rows = table.set_index("boligtype")
     assert rows.loc["Leilighet", "antall"] == 6
-    assert rows.loc["Hybel", "antall"] == 3
+    # Enebolig + Uoppgitt = 11 - 6 - 3 = 2 would reveal both: the next smallest (Hybel) goes too.
+    assert np.isnan(rows.loc["Hybel", "antall"]) and rows.loc["Hybel", "status"] == ":"
     assert rows.loc["I alt", "antall"] == 11  # the sold dwelling is not stock
     assert rows.loc["Leilighet", "andel"] == pytest.approx(6 / 11 * 100)
     assert rows.loc["I alt", "andel_av_alle_boliger"] == pytest.approx(1.0)
@@ -111,6 +112,7 @@ def test_stock_summary_counts_shares_and_suppression():
     assert table["syntetisk"].all()
     raw = stock_summary(reg, "boligtype", suppress=False, total=False).set_index("boligtype")
     assert raw.loc["Enebolig", "antall"] == 1 and "I alt" not in raw.index
+    assert raw.loc["Hybel", "antall"] == 3
 
 
 def test_stock_summary_by_two_columns_and_bad_column():
@@ -231,12 +233,16 @@ def test_rent_per_m2_medians_and_suppression():
         ],
         [],
     )
-    table = rent_per_m2(reg).set_index("boligtype")
+    published = rent_per_m2(reg).set_index("boligtype")
+    assert published.loc["Hybel", "status"] == ":"
+    # Hybel = I alt - Leilighet = 4 - 3 would reveal it: Leilighet is hidden as well.
+    assert published.loc["Leilighet", "status"] == ":" and published.loc["I alt", "antall"] == 4
+    assert np.isnan(published.loc["Hybel", "median_kr_m2_mnd"])
+    table = rent_per_m2(reg, suppress=False).set_index("boligtype")
     assert table.loc["Leilighet", "antall"] == 3
     assert table.loc["Leilighet", "median_kr_m2_mnd"] == pytest.approx(120.0)
     assert table.loc["Leilighet", "median_kr_m2_aar"] == pytest.approx(1440.0)
     assert table.loc["Leilighet", "median_maanedsleie"] == 6000
-    assert table.loc["Hybel", "status"] == ":" and np.isnan(table.loc["Hybel", "median_kr_m2_mnd"])
     assert table.loc["I alt", "antall"] == 4  # missing rent and zero area left out
     assert table.loc["I alt", "median_kr_m2_mnd"] == pytest.approx(135.0)  # 100 120 150 200
 

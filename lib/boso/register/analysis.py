@@ -2,7 +2,8 @@
 
 Every function takes a :class:`~boso.register.reader.RegisterImport` (or its dwellings frame)
 and returns DataFrames ready to show. Published counts below 3 are suppressed as SSB does:
-the value becomes NaN and the row's ``status`` is ``":"`` (never zero).
+the value becomes NaN and the row's ``status`` is ``":"`` (never zero); where the rows add up to
+a total, further cells are suppressed so that no hidden count can be recomputed from the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from boso.register.reader import RegisterImport
 
 SUPPRESSED = ":"
 MISSING_LABEL = "Uoppgitt"
+STATUS_GROUP = "boligstatus"  # stock_summary's group column when grouped by ``status``
 TOTAL_LABEL = "I alt"
 GROUPABLE = (
     "boligtype",
@@ -55,32 +57,53 @@ def suppress_small(
     count_cols: str | Sequence[str],
     threshold: int = 3,
     dependent_cols: Iterable[str] = (),
+    *,
+    additive: bool = False,
+    total_col: str | None = None,
 ) -> pd.DataFrame:
     """Suppress counts from 1 to ``threshold - 1`` as SSB does (value NaN, status ``":"``).
 
     Zero stays zero: it reveals no one. Values derived from a suppressed count (shares,
-    medians) must be suppressed with it; name them in ``dependent_cols``. Secondary
-    suppression (a total that reveals a single suppressed cell) is not done here.
+    medians) must be suppressed with it; name them in ``dependent_cols``.
+
+    With ``additive`` the rows are the parts of one whole (a column that sums to its ``I alt``
+    row, or to a total the reader can infer, e.g. from a share). Then a suppressed cell could be
+    recomputed as the total minus the shown cells, so the next smallest cells are suppressed
+    too (*secondary suppression*) until no suppressed cell can be pinned down or shown to be
+    small: taking every other suppressed cell at its least possible value (1), each must still
+    be able to reach ``threshold``.
 
     Args:
         df: Table to publish.
         count_cols: Column(s) with counts.
         threshold: Smallest count that may be shown.
         dependent_cols: Columns computed from those counts, blanked on the same rows.
+        additive: The rows of each count column add up to one total (see above).
+        total_col: Column whose value ``I alt`` marks the total row(s) (``additive`` only).
 
     Returns:
         A copy with suppressed cells set to NaN and a ``status`` column (``""`` or ``":"``).
     """
     cols = [count_cols] if isinstance(count_cols, str) else list(count_cols)
+    dependent_cols = list(dependent_cols)
     missing = [c for c in [*cols, *dependent_cols] if c not in df.columns]
+    if total_col is not None and total_col not in df.columns:
+        missing.append(total_col)
     if missing:
         raise QueryError(f"suppress_small: ukjente kolonner {missing}")
     out = df.copy()
     mask = pd.Series(False, index=out.index)
+    is_total = (
+        out[total_col].astype("string").eq(TOTAL_LABEL).fillna(False)
+        if total_col is not None
+        else pd.Series(False, index=out.index)
+    )
     for col in cols:
         values = pd.to_numeric(out[col], errors="coerce")
-        small = (values > 0) & (values < threshold)
-        mask |= small.fillna(False)
+        small = ((values > 0) & (values < threshold)).fillna(False)
+        if additive:
+            small = _complementary(values, small, is_total, threshold)
+        mask |= small
         out[col] = values.astype(float).mask(small)
     for col in dependent_cols:
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float).mask(mask)
@@ -88,6 +111,30 @@ def suppress_small(
     out["status"] = np.where(mask, SUPPRESSED, previous)
     out["status"] = out["status"].astype("string")
     return out
+
+
+def _complementary(
+    values: pd.Series, small: pd.Series, is_total: pd.Series, threshold: int
+) -> pd.Series:
+    """Add secondary suppressions to ``small`` for one additive column (see suppress_small)."""
+    hidden = small.copy()
+    if not hidden[~is_total].any() or hidden[is_total].any():
+        # Nothing to protect, or the total itself is hidden (then every part is below it).
+        return hidden
+
+    def protected() -> bool:
+        parts = values[hidden & ~is_total]
+        # The largest value a hidden cell can take when the others are as small as possible.
+        return float(parts.sum()) - (len(parts) - 1) >= threshold
+
+    while not protected():
+        candidates = values[~hidden & ~is_total & (values > 0)].dropna()
+        if candidates.empty:
+            # Nothing left to hide beside them: hide every non-zero cell, total included
+            # (a zero reveals no one, and without the total nothing can be recomputed).
+            return hidden | (values > 0).fillna(False)
+        hidden[candidates.sort_values(kind="stable").index[0]] = True
+    return hidden
 
 
 def stock_summary(
@@ -112,7 +159,7 @@ def stock_summary(
 
     Returns:
         Columns ``<by>…, antall, andel`` (percent of the register) [, ``andel_av_alle_boliger``],
-        ``status``, ``syntetisk``.
+        ``status``, ``syntetisk``. Grouped by ``status``, the group column is ``boligstatus``.
     """
     cols = [by] if isinstance(by, str) else list(by)
     bad = [c for c in cols if c not in GROUPABLE]
@@ -124,6 +171,10 @@ def stock_summary(
         stock[col] = stock[col].astype("string").fillna(MISSING_LABEL)
     table = stock.groupby(cols, dropna=False).size().reset_index(name="antall")
     table = table.sort_values("antall", ascending=False, kind="stable").reset_index(drop=True)
+    # Grouped by the dwelling's status, the labels would be overwritten by the suppression
+    # status column below (and the I alt row lost with them).
+    table = table.rename(columns={"status": STATUS_GROUP})
+    cols = [STATUS_GROUP if c == "status" else c for c in cols]
     n = len(stock)
     if total:
         total_row = {c: TOTAL_LABEL for c in cols} | {"antall": n}
@@ -138,7 +189,10 @@ def stock_summary(
         dependent.append("andel_av_alle_boliger")
     table["status"] = ""
     if suppress:
-        table = suppress_small(table, "antall", dependent_cols=dependent)
+        # The parts add up to the I alt row (shown, or implied by the shares).
+        table = suppress_small(
+            table, "antall", dependent_cols=dependent, additive=True, total_col=cols[0]
+        )
     table["syntetisk"] = _synthetic(reg)
     return table
 
@@ -282,9 +336,15 @@ def vacancy(
     long_vacant = long_vacant.sort_values("dager", ascending=False).reset_index(drop=True)
 
     if suppress:
-        distribution = suppress_small(distribution, "antall", dependent_cols=["andel"])
+        # Both add up to the number of completed periods (implied by the shares).
+        distribution = suppress_small(
+            distribution, "antall", dependent_cols=["andel"], additive=True
+        )
         by_type = suppress_small(
-            by_type, "perioder", dependent_cols=["median_dager", "gjennomsnitt_dager"]
+            by_type,
+            "perioder",
+            dependent_cols=["median_dager", "gjennomsnitt_dager"],
+            additive=True,
         )
         year_end = suppress_small(year_end, "ledige", dependent_cols=["ledighetsgrad"])
     return VacancyResult(
@@ -376,7 +436,9 @@ def rent_per_m2(
     table = pd.DataFrame(rows, columns=columns)
     table["status"] = ""
     if suppress:
-        table = suppress_small(table, "antall", dependent_cols=columns[2:])
+        table = suppress_small(
+            table, "antall", dependent_cols=columns[2:], additive=by is not None, total_col=key
+        )
     table["syntetisk"] = _synthetic(reg)
     return table
 
