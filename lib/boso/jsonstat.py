@@ -528,6 +528,8 @@ def _parse(obj: Any, name: str | None, fail: _Fail, *, with_values: bool) -> _Cu
     if isinstance(value, list):
         if len(value) != n:
             hint = " (truncated download?)" if len(value) < n else ""
+            if not value:
+                hint = " (a metadata answer without data, or a truncated download?)"
             raise fail(
                 f"dimension sizes {_sizes_text(sizes)} but value has {len(value)} entries{hint}"
             )

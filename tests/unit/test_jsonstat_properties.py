@@ -85,16 +85,31 @@ def cubes(draw: st.DrawFn, *, min_size: int = 0, for_pyjstat: bool = False) -> d
     raw_status = draw(
         st.lists(st.one_of(st.none(), st.sampled_from(SYMBOLS)), min_size=n, max_size=n)
     )
+    # JSON-stat also allows values as strings: numeric text is the number, and a status
+    # symbol in place of a value is a missing value carrying that symbol.
+    text_values = not for_pyjstat and draw(st.booleans())
+    values_sent: list[Any] = list(raw_values)
+    symbol_values: dict[int, str] = {}
+    if text_values:
+        for i, v in enumerate(raw_values):
+            if v is None and draw(st.booleans()):
+                symbol_values[i] = draw(st.sampled_from(SYMBOLS))
+                values_sent[i] = symbol_values[i]
+            elif v is not None and draw(st.booleans()):
+                values_sent[i] = repr(float(v)) if isinstance(v, float) else str(v)
     if draw(st.booleans()):
-        value: Any = raw_values
+        value: Any = values_sent
     else:
-        value = {str(i): v for i, v in enumerate(raw_values) if v is not None}
-    status_form = draw(st.sampled_from(["none", "list", "sparse", "string"]))
+        value = {str(i): v for i, v in enumerate(values_sent) if v is not None}
+    status_form = draw(
+        st.sampled_from(["none", "list", "sparse", "string"] + ([] if for_pyjstat else ["empty"]))
+    )
     cube = {
         "version": "2.0",
         "class": "dataset",
         "id": ids,
-        "size": sizes,
+        # Some producers send the sizes as numeric strings.
+        "size": [str(s) for s in sizes] if not for_pyjstat and draw(st.booleans()) else sizes,
         "dimension": dimension,
         "value": value,
     }
@@ -108,10 +123,16 @@ def cubes(draw: st.DrawFn, *, min_size: int = 0, for_pyjstat: bool = False) -> d
         cube["status"] = ".."
         expected_status = [".."] * n
     else:
+        if status_form == "empty":
+            cube["status"] = []
         expected_status = [""] * n
+    for i, symbol in symbol_values.items():
+        if not expected_status[i]:  # the dataset's own status for a cell wins
+            expected_status[i] = symbol
     values = np.array([np.nan if v is None else float(v) for v in raw_values], dtype=np.float64)
     return {
         "cube": cube,
+        "sizes": sizes,
         "codes": all_codes,
         "labels": all_labels,
         "values": values,
@@ -130,10 +151,10 @@ def _as_input(cube: dict[str, Any], form: str) -> Any:
 @given(case=cubes(), form=st.sampled_from(["dict", "text", "bytes"]))
 def test_valid_cubes_read_correctly(case: dict[str, Any], form: str) -> None:
     cube = case["cube"]
-    n = math.prod(cube["size"])
+    n = math.prod(case["sizes"])
     df = read_jsonstat_codes_and_labels(_as_input(cube, form))
     assert len(df) == n
-    positions = np.unravel_index(np.arange(n), cube["size"]) if n else [[]] * len(cube["id"])
+    positions = np.unravel_index(np.arange(n), case["sizes"]) if n else [[]] * len(cube["id"])
     for i, dim_id in enumerate(cube["id"]):
         expected_codes = [case["codes"][i][p] for p in positions[i]]
         expected_labels = [case["labels"][i][p] for p in positions[i]]
@@ -173,6 +194,7 @@ GARBAGE = [7, "x", True, 2.5, [1], {"a": 1}]
 
 def _corrupt(draw: st.DrawFn, case: dict[str, Any]) -> Any:
     cube = copy.deepcopy(case["cube"])
+    cube["size"] = list(case["sizes"])
     n = math.prod(cube["size"])
     kind = draw(
         st.sampled_from(
@@ -204,7 +226,9 @@ def _corrupt(draw: st.DrawFn, case: dict[str, Any]) -> Any:
         i = draw(st.integers(0, len(cube["size"]) - 1))
         cube["size"][i] += draw(st.sampled_from([-1, 1, 5]))
     elif kind == "garbage_value":
-        value[draw(st.integers(0, n - 1))] = draw(st.sampled_from(["1", True, [1], {"v": 1}]))
+        # Numeric strings and status symbols are valid values; other text is not.
+        junk = ["x1", "1,5", "NaN", "", True, [1], {"v": 1}]
+        value[draw(st.integers(0, n - 1))] = draw(st.sampled_from(junk))
     elif kind == "sparse_out_of_range":
         target = draw(st.sampled_from(["value", "status"]))
         cube[target] = {str(n + draw(st.integers(0, 10))): 1 if target == "value" else ".."}
@@ -213,7 +237,8 @@ def _corrupt(draw: st.DrawFn, case: dict[str, Any]) -> Any:
         key = draw(st.sampled_from(["-1", "1.0", "x", "", " 1", "١"]))
         cube[target] = {key: 1 if target == "value" else ".."}
     elif kind == "status_length":
-        length = draw(st.integers(0, n + 3).filter(lambda k: k not in (n, 1)))
+        # An empty array means "no symbols" and one symbol applies to every cell: both valid.
+        length = draw(st.integers(2, n + 3).filter(lambda k: k != n))
         cube["status"] = [".."] * length
     elif kind == "garbage_structure":
         dim = draw(st.sampled_from(cube["id"]))
@@ -306,7 +331,7 @@ def test_random_mutation_is_data_error_or_complete_frame(
     except DataError as exc:
         assert "\n" not in str(exc)
         return
-    n = math.prod(cube["size"])
+    n = math.prod(int(s) for s in cube["size"])
     assert len(df) == n
     if isinstance(cube["value"], list):
         assert len(cube["value"]) == n

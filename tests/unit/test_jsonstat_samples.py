@@ -1,0 +1,268 @@
+"""boso.jsonstat on the JSON-stat format's published samples and on real producers' shapes.
+
+The fixtures (see ``tests/fixtures/jsonstat/README.md``) reproduce json-stat.org's sample
+datasets (a version-1 bundle, a collection, string values, a hierarchy) and the shapes SSB's and
+Statistics Sweden's PxWebApi send. Where pyjstat can read a file it is the reference; it cannot
+read a one-category dimension without ``index`` (a KeyError in pyjstat), so for those files the
+comparison adds the ``index`` the format implies.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyjstat import pyjstat
+
+from boso.errors import DataError, FetchError
+from boso.jsonstat import (
+    check_jsonstat,
+    read_jsonstat,
+    read_jsonstat_all,
+    read_jsonstat_codes_and_labels,
+    read_jsonstat_meta,
+)
+from boso.sources import ssb
+
+pytestmark = pytest.mark.filterwarnings("ignore:Shouldn't use this function:DeprecationWarning")
+
+
+@pytest.fixture
+def samples(fixtures_dir: Path) -> Path:
+    return fixtures_dir / "jsonstat"
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text("utf-8"))
+
+
+def _with_implied_index(dataset: dict[str, Any]) -> dict[str, Any]:
+    """The same dataset with ``index`` written out for one-category dimensions (for pyjstat)."""
+    out = copy.deepcopy(dataset)
+    dims = out["dimension"]
+    for key, dim in dims.items():
+        if key in ("id", "size", "role"):
+            continue
+        category = dim["category"]
+        if "index" not in category:
+            category["index"] = list(category["label"])
+    return out
+
+
+def _same_as_pyjstat(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    dim_cols = list(theirs.columns[:-1])
+    assert list(ours.columns) == [*dim_cols, "value", "status"]
+    for col in dim_cols:
+        assert ours[col].astype(str).tolist() == theirs[col].astype(str).tolist(), col
+    their_values = pd.to_numeric(theirs["value"]).astype("float64").to_numpy()
+    np.testing.assert_array_equal(ours["value"].to_numpy(), their_values)
+
+
+# ---------------------------------------------------------------------------------------------
+# json-stat.org samples
+
+
+def test_version_1_bundle_names_its_datasets_and_reads_each(samples: Path) -> None:
+    path = samples / "jsonstat-org-oecd-canada.v1.json"
+    with pytest.raises(DataError, match=r"holds 2 datasets \(oecd, canada\); choose one"):
+        read_jsonstat(path)
+    raw = _load(path)
+    theirs = pyjstat.from_json_stat(
+        {k: _with_implied_index(v) for k, v in raw.items()}, naming="label"
+    )
+    for name, their_frame in zip(["oecd", "canada"], theirs, strict=True):
+        ours = read_jsonstat(path, dataset=name)
+        _same_as_pyjstat(ours, their_frame)
+    # Positions work too, and read_jsonstat_all gives both by name.
+    pd.testing.assert_frame_equal(
+        read_jsonstat(path, dataset=1), read_jsonstat(path, dataset="canada")
+    )
+    both = read_jsonstat_all(path)
+    assert list(both) == ["oecd", "canada"]
+
+    oecd = both["oecd"]
+    # The sparse status object: estimates ("e") for 2013-2014 of every area.
+    flagged = oecd.loc[oecd["status"] == "e", "2003-2014"].astype(str).tolist()
+    assert flagged == ["2013", "2014"] * 3
+    assert set(oecd["Selected indicator"]) == {"Unemployment rate"}  # the index-less dimension
+    # A one-element status array applies to every cell.
+    assert set(both["canada"]["status"]) == {"a"}
+    meta = read_jsonstat_meta(path, dataset="oecd")
+    assert meta.role == {"time": ["year"], "geo": ["area"], "metric": ["concept"]}
+    assert meta.units["UNR"]["symbol"] == "%"
+
+
+def test_version_2_canada_equals_pyjstat(samples: Path) -> None:
+    path = samples / "jsonstat-org-canada.json"
+    raw = _load(path)
+    theirs = pyjstat.Dataset.read(json.dumps(_with_implied_index(raw))).write("dataframe")
+    ours = read_jsonstat(path)
+    _same_as_pyjstat(ours, theirs)
+    assert len(ours) == 120 and set(ours["status"]) == {"a"}
+    row = ours.iloc[7]  # age 0 to 4, males, population
+    assert (row["Age group"], row["Sex"], row["value"]) == ("0 to 4", "Male", 988.7)
+
+
+def test_collection_embeds_datasets_read_by_position(samples: Path) -> None:
+    path = samples / "jsonstat-org-oecd-canada-col.json"
+    with pytest.raises(DataError, match="holds 2 datasets"):
+        read_jsonstat(path)
+    items = _load(path)["link"]["item"]
+    for i, item in enumerate(items):
+        # pyjstat takes a dataset without "version" for 1.x; collection items carry none.
+        as_v2 = {"version": "2.0", **_with_implied_index(item)}
+        theirs = pyjstat.Dataset.read(json.dumps(as_v2)).write("dataframe")
+        _same_as_pyjstat(read_jsonstat(path, dataset=i), theirs)
+    assert list(read_jsonstat_all(path)) == ["0", "1"]
+    # The same data as the bundle and the plain file.
+    bundle = samples / "jsonstat-org-oecd-canada.v1.json"
+    np.testing.assert_array_equal(
+        read_jsonstat(path, dataset=0)["value"], read_jsonstat(bundle, dataset="oecd")["value"]
+    )
+    np.testing.assert_array_equal(
+        read_jsonstat(path, dataset=1)["status"],
+        read_jsonstat(samples / "jsonstat-org-canada.json")["status"],
+    )
+    with pytest.raises(DataError, match=r"no dataset 2 here; datasets: 0, 1"):
+        read_jsonstat(path, dataset=2)
+
+
+def test_collection_of_links_only_is_refused_clearly(samples: Path) -> None:
+    path = samples / "jsonstat-org-collection-links.json"
+    with pytest.raises(DataError) as info:
+        read_jsonstat(path)
+    message = str(info.value)
+    assert str(path) in message and "only links to its datasets (href)" in message
+
+
+def test_string_values_other_than_numbers_or_symbols_are_refused(samples: Path) -> None:
+    path = samples / "jsonstat-org-order.json"
+    with pytest.raises(DataError, match=r'value\[0\] is the text "A1B1C1", neither a number'):
+        read_jsonstat(path)
+    # The sample's point is the value order (last dimension fastest): with each "AaBbCc" written
+    # as the numeric string "abc", every row's codes must spell its value.
+    raw = _load(path)
+    raw["value"] = [re.sub(r"[ABC]", "", v) for v in raw["value"]]
+    ours = read_jsonstat(raw, labels=False)
+    spelled = (ours["A"].astype(str) + ours["B"].astype(str) + ours["C"].astype(str)).astype(float)
+    mismatch = np.flatnonzero(spelled.to_numpy() != ours["value"].to_numpy())
+    assert mismatch.tolist() == [11]  # the published sample's own slip ("A1B1C4" for A2B1C4)
+    theirs = pyjstat.Dataset.read(json.dumps(raw)).write("dataframe", naming="id")
+    _same_as_pyjstat(ours, theirs)
+
+
+def test_hierarchy_with_sparse_null_value(samples: Path) -> None:
+    path = samples / "jsonstat-org-hierarchy.json"
+    ours = read_jsonstat(path)
+    assert len(ours) == 12 and ours["value"].isna().all() and set(ours["status"]) == {""}
+    assert ours["CPI commodity"].tolist()[:3] == [
+        "Total",
+        "Food and non-alcoholic beverages",
+        "Bread and cereal products",
+    ]
+    theirs = pyjstat.Dataset.read(path.read_text("utf-8")).write("dataframe")
+    assert ours["CPI commodity"].astype(str).tolist() == theirs["CPI commodity"].tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# Real producers' shapes (SSB v2, SSB v0, Statistics Sweden's PxWebApi v2)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ssb-v2-12134-shape.json",
+        "ssb-v0-07221-shape.json",
+        "ssb-v0-05300-shape.json",
+        "scb-v2-tab6471-shape.json",
+    ],
+)
+def test_pxweb_shapes_equal_pyjstat_and_keep_status(samples: Path, name: str) -> None:
+    path = samples / name
+    raw = _load(path)
+    ours = read_jsonstat(path)
+    _same_as_pyjstat(ours, pyjstat.Dataset.read(path.read_text("utf-8")).write("dataframe"))
+    expected = [""] * len(ours)
+    for pos, symbol in raw.get("status", {}).items():
+        expected[int(pos)] = symbol
+    assert ours["status"].tolist() == expected
+    # A suppressed or missing cell is NaN, never 0.
+    assert ours.loc[ours["status"] != "", "value"].isna().all()
+    # The fetch check accepts exactly what the reader reads.
+    assert ssb.check_dataset(raw, name) is raw
+
+
+def test_ssb_v0_status_symbols_by_cell(samples: Path) -> None:
+    df = read_jsonstat_codes_and_labels(samples / "ssb-v0-07221-shape.json")
+    missing = df[df["status"] == ".."]
+    assert missing["Region"].astype(str).unique().tolist() == ["002"]
+    assert missing["Tid"].astype(str).tolist() == ["2022K3", "2022K4"] * 2
+    df = read_jsonstat_codes_and_labels(samples / "ssb-v0-05300-shape.json")
+    assert df.set_index(["Avstand1", "Tid"])["status"].to_dict()[("01", "1997")] == "."
+
+
+def test_scb_notes_with_line_breaks_stay_in_meta(samples: Path) -> None:
+    meta = read_jsonstat_meta(samples / "scb-v2-tab6471-shape.json")
+    assert "\r\n" in meta.note[0] and meta.source == "SCB"
+    assert meta.dimension_notes["Alder"] == ["Åldern avser uppnådd ålder."]
+
+
+def test_metadata_answer_is_not_data(samples: Path) -> None:
+    path = samples / "scb-v2-tab6471-metadata-shape.json"
+    with pytest.raises(DataError, match="value has 0 entries .a metadata answer without data"):
+        read_jsonstat(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# What producers send beyond the plain form
+
+
+def test_sizes_as_numeric_strings(samples: Path) -> None:
+    raw = _load(samples / "ssb-v2-12134-shape.json")
+    expected = read_jsonstat_codes_and_labels(raw)
+    raw["size"] = [str(s) for s in raw["size"]]
+    pd.testing.assert_frame_equal(read_jsonstat_codes_and_labels(raw), expected)
+    assert read_jsonstat_meta(raw).size == [3, 1, 2]
+
+
+def test_values_as_numeric_strings_and_symbols(samples: Path) -> None:
+    raw = _load(samples / "ssb-v0-07221-shape.json")
+    expected = read_jsonstat(raw)
+    status = raw.pop("status")
+    # Numbers as text, and the status symbol in place of each missing value.
+    raw["value"] = [
+        status.get(str(i), str(v)) if v is None else str(v) for i, v in enumerate(raw["value"])
+    ]
+    got = read_jsonstat(raw)
+    pd.testing.assert_frame_equal(got, expected)
+    # A status the dataset gives itself wins over the symbol in the value.
+    raw["status"] = {next(iter(status)): ":"}
+    assert read_jsonstat(raw)["status"].tolist().count(":") == 1
+
+
+@pytest.mark.parametrize("status", [[], {}, None])
+def test_empty_status_means_no_symbols_in_fetch_and_build_alike(samples: Path, status: Any) -> None:
+    raw = _load(samples / "ssb-v2-12134-shape.json")
+    raw["status"] = status
+    assert set(read_jsonstat(raw)["status"]) == {""}
+    ssb.check_dataset(raw, "12134")  # accepted by fetch exactly when build reads it
+
+
+def test_fetch_refuses_what_build_refuses(samples: Path) -> None:
+    raw = _load(samples / "ssb-v2-12134-shape.json")
+    raw["status"] = [".."] * 2  # neither one symbol for all nor one per cell
+    with pytest.raises(DataError, match="status has 2 entries but the cube has 6 cells"):
+        read_jsonstat(raw)
+    with pytest.raises(FetchError, match="12134: JSON-stat: status has 2 entries"):
+        ssb.check_dataset(raw, "12134")
+    # A bundle or collection is valid JSON-stat but not what PxWebApi answers.
+    bundle = _load(samples / "jsonstat-org-oecd-canada.v1.json")
+    check_jsonstat(json.dumps({"oecd": bundle["oecd"]}))
+    with pytest.raises(FetchError, match="not a single JSON-stat 2.0 dataset"):
+        ssb.check_dataset(bundle, "x")
