@@ -299,14 +299,13 @@ def check_jsonstat(src: Source, *, strict_v2: bool = False) -> dict[str, Any]:
     """
     obj, name = _load(src)
     fail = _Fail(name)
+    # The format's rule first, so fetch and build report a bad dataset in the same words.
+    _guarded(lambda: _parse(_select(obj, fail, None)[1], name, fail, with_values=True), fail)
     if strict_v2:
-        if not isinstance(obj, Mapping):
-            raise fail(f"expected a JSON object (a dataset), got {_json_type(obj)}")
         cls = obj.get("class", "dataset")
         if cls != "dataset" or not all(k in obj for k in ("id", "size", "dimension")):
             what = f"class {cls!r}" if cls != "dataset" else "no 'id'/'size'/'dimension' at the top"
             raise fail(f"not a single JSON-stat 2.0 dataset ({what})")
-    _guarded(lambda: _parse(_select(obj, fail, None)[1], name, fail, with_values=True), fail)
     return obj  # type: ignore[return-value]
 
 
@@ -684,7 +683,7 @@ def _with_implied_status(
     if len(categories) + len(VALUE_SYMBOLS) > np.iinfo(codes.dtype).max:
         codes = codes.astype(np.int32)
     for position, symbol in implied.items():
-        if codes[position] != 0:
+        if categories[codes[position]]:
             continue  # the dataset's own status for the cell wins
         if symbol not in categories:
             categories.append(symbol)

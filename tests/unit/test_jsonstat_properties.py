@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pyjstat import pyjstat
 
-from boso.errors import DataError
+from boso.errors import DataError, FetchError
 from boso.jsonstat import read_jsonstat, read_jsonstat_codes_and_labels
+from boso.sources import ssb
 
 pytestmark = pytest.mark.filterwarnings("ignore:Shouldn't use this function:DeprecationWarning")
 
@@ -311,12 +312,9 @@ _json_values = st.recursive(
 )
 
 
-@SETTINGS
-@given(case=cubes(), data=st.data())
-def test_random_mutation_is_data_error_or_complete_frame(
-    case: dict[str, Any], data: st.DataObject
-) -> None:
-    cube = copy.deepcopy(case["cube"])
+def _mutated(cube: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    """A copy of ``cube`` with one member anywhere in the tree replaced or deleted."""
+    cube = copy.deepcopy(cube)
     paths = _paths(cube)[1:]  # not the root itself
     path = data.draw(st.sampled_from(paths))
     parent = cube
@@ -326,6 +324,15 @@ def test_random_mutation_is_data_error_or_complete_frame(
         parent[path[-1]] = data.draw(_json_values)
     else:
         del parent[path[-1]]
+    return cube
+
+
+@SETTINGS
+@given(case=cubes(), data=st.data())
+def test_random_mutation_is_data_error_or_complete_frame(
+    case: dict[str, Any], data: st.DataObject
+) -> None:
+    cube = _mutated(case["cube"], data)
     try:
         df = read_jsonstat(cube)
     except DataError as exc:
@@ -335,3 +342,28 @@ def test_random_mutation_is_data_error_or_complete_frame(
     assert len(df) == n
     if isinstance(cube["value"], list):
         assert len(cube["value"]) == n
+
+
+# ---------------------------------------------------------------------------------------------
+# One rule: what fetch stores is exactly what build reads
+
+
+@SETTINGS
+@given(case=cubes(), data=st.data(), mutate=st.booleans())
+def test_fetch_check_accepts_exactly_what_the_reader_reads(
+    case: dict[str, Any], data: st.DataObject, mutate: bool
+) -> None:
+    cube = _mutated(case["cube"], data) if mutate else case["cube"]
+    try:
+        read_jsonstat_codes_and_labels(cube)
+        reader_error = None
+    except DataError as exc:
+        reader_error = str(exc)
+    try:
+        ssb.check_dataset(cube, "SSB table 12008")
+        fetch_error = None
+    except FetchError as exc:
+        fetch_error = str(exc)
+    assert (reader_error is None) == (fetch_error is None), (reader_error, fetch_error)
+    if reader_error is not None:
+        assert fetch_error == f"SSB table 12008: {reader_error}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -262,7 +263,47 @@ def test_fetch_refuses_what_build_refuses(samples: Path) -> None:
     with pytest.raises(FetchError, match="12134: JSON-stat: status has 2 entries"):
         ssb.check_dataset(raw, "12134")
     # A bundle or collection is valid JSON-stat but not what PxWebApi answers.
-    bundle = _load(samples / "jsonstat-org-oecd-canada.v1.json")
-    check_jsonstat(json.dumps({"oecd": bundle["oecd"]}))
+    one = {"oecd": _load(samples / "jsonstat-org-oecd-canada.v1.json")["oecd"]}
+    check_jsonstat(json.dumps(one))
     with pytest.raises(FetchError, match="not a single JSON-stat 2.0 dataset"):
-        ssb.check_dataset(bundle, "x")
+        ssb.check_dataset(one, "x")
+
+
+# ---------------------------------------------------------------------------------------------
+# The real recordings beside the checkout (../shared/recordings), when they are there
+
+
+def _recordings() -> Path:
+    snapshot = os.environ.get("BOSO_SNAPSHOT")
+    base = Path(snapshot).parent if snapshot else Path(__file__).resolve().parents[3] / "shared"
+    return base / "recordings"
+
+
+REAL_JSONSTAT2 = [
+    "ssb-v2/12134_get_data_jsonstat2.json",
+    "ssb-v0/07221_post_jsonstat2.json",
+    "ssb-v0/05300_post_jsonstat2.json",
+    "pxwebapi-v2-scb/TAB6471_data.json",
+]
+
+
+@pytest.mark.parametrize("name", REAL_JSONSTAT2)
+def test_real_recordings_read_like_pyjstat_and_pass_the_fetch_check(name: str) -> None:
+    path = _recordings() / name
+    if not path.is_file():
+        pytest.skip(f"recording not found: {path}")
+    text = path.read_text("utf-8")
+    ours = read_jsonstat(path)
+    _same_as_pyjstat(ours, pyjstat.Dataset.read(text).write("dataframe"))
+    status = json.loads(text).get("status") or {}
+    assert (ours["status"] != "").sum() == len(status)
+    ssb.check_dataset(json.loads(text), name)
+
+
+def test_real_metadata_recording_is_refused_as_data() -> None:
+    path = _recordings() / "pxwebapi-v2-scb" / "TAB6471_metadata.json"
+    if not path.is_file():
+        pytest.skip(f"recording not found: {path}")
+    with pytest.raises(DataError, match="value has 0 entries"):
+        read_jsonstat(path)
+    assert read_jsonstat_meta(json.loads(path.read_text("utf-8")) | {"value": {}}).size[0] == 312
