@@ -364,6 +364,10 @@ def _parse_json_bytes(content: bytes, name: str | None) -> Any:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            raise fail(
+                "invalid JSON: the file ends inside a character (truncated download?)"
+            ) from exc
         bad = content[exc.start : exc.start + 1].hex().upper()
         raise fail(
             f"not valid UTF-8 (byte 0x{bad} at offset {exc.start}); JSON-stat from SSB is UTF-8,"

@@ -383,3 +383,14 @@ def test_other_bad_inputs(tmp_path: Path) -> None:
     assert "expected a JSON object" in _error(b"[1, 2]")
     assert "invalid JSON" in _error('{"value": NaN}')
     assert "cannot read a int" in _error(5)
+
+
+def test_cut_inside_a_character_is_a_truncation_not_an_encoding(tmp_path: Path) -> None:
+    cube = _cube()
+    cube["dimension"]["Region"]["category"]["label"]["3203"] = "Bærum"
+    data = json.dumps(cube, ensure_ascii=False).encode("utf-8")
+    cut = data[: data.index("æ".encode()) + 1]  # the first of the two bytes of "æ"
+    path = tmp_path / "cut.json"
+    path.write_bytes(cut)
+    message = _error(path)
+    assert "ends inside a character (truncated download?)" in message and str(path) in message
