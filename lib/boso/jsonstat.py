@@ -635,7 +635,7 @@ def _values(value: Any, n: int, fail: _Fail) -> tuple[np.ndarray, dict[int, str]
     boso's values are numbers.
     """
     if isinstance(value, list):
-        keys: list[Any] = list(range(len(value)))
+        keys: Any = range(len(value))  # positions name the cells in messages
         items = value
         pos = None
     else:
