@@ -300,13 +300,13 @@ def check_jsonstat(src: Source, *, strict_v2: bool = False) -> dict[str, Any]:
     obj, name = _load(src)
     fail = _Fail(name)
     # The format's rule first, so fetch and build report a bad dataset in the same words.
-    _guarded(lambda: _parse(_select(obj, fail, None)[1], name, fail, with_values=True), fail)
+    _read_parsed(obj, name, with_values=True, dataset=None)
     if strict_v2:
         cls = obj.get("class", "dataset")
         if cls != "dataset" or not all(k in obj for k in ("id", "size", "dimension")):
             what = f"class {cls!r}" if cls != "dataset" else "no 'id'/'size'/'dimension' at the top"
             raise fail(f"not a single JSON-stat 2.0 dataset ({what})")
-    return obj  # type: ignore[return-value]
+    return obj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,6 +315,10 @@ def check_jsonstat(src: Source, *, strict_v2: bool = False) -> dict[str, Any]:
 
 def _read(src: Any, *, with_values: bool, dataset: DatasetKey = None) -> _Cube:
     obj, name = _load(src)
+    return _read_parsed(obj, name, with_values=with_values, dataset=dataset)
+
+
+def _read_parsed(obj: Any, name: str | None, *, with_values: bool, dataset: DatasetKey) -> _Cube:
     fail = _Fail(name)
     key, doc = _guarded(lambda: _select(obj, fail, dataset), fail)
     part_fail = fail if key is None else fail.part(key)
@@ -464,22 +468,20 @@ def _as_v2(ds: Mapping[str, Any], fail: _Fail) -> Mapping[str, Any]:
 
 def _select(obj: Any, fail: _Fail, dataset: DatasetKey) -> tuple[str | None, Any]:
     found = _datasets(obj, fail)
-    names = [key for key, _ in found]
+    # The names read_jsonstat_all uses: "dataset" for a plain file's only dataset.
+    names = ["dataset" if key is None else key for key, _ in found]
     if dataset is None:
         if len(found) > 1:
             raise fail(
-                f"the file holds {len(found)} datasets ({', '.join(map(str, names[:10]))}); "
+                f"the file holds {len(found)} datasets ({', '.join(names[:10])}); "
                 "choose one with dataset="
             )
         return found[0]
-    by_name = dict(found)
-    if isinstance(dataset, str) and dataset in by_name:
-        return dataset, by_name[dataset]
-    if type(dataset) is int and 0 <= dataset < len(found) and found[0][0] is not None:
+    if isinstance(dataset, str) and dataset in names:
+        return found[names.index(dataset)]
+    if type(dataset) is int and 0 <= dataset < len(found):
         return found[dataset]
-    if type(dataset) is int and dataset == 0 and found[0][0] is None:
-        return found[0]
-    raise fail(f"no dataset {dataset!r} here; datasets: {', '.join(str(n) for n in names[:10])}")
+    raise fail(f"no dataset {dataset!r} here; datasets: {', '.join(names[:10])}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -307,3 +308,58 @@ def test_real_metadata_recording_is_refused_as_data() -> None:
     with pytest.raises(DataError, match="value has 0 entries"):
         read_jsonstat(path)
     assert read_jsonstat_meta(json.loads(path.read_text("utf-8")) | {"value": {}}).size[0] == 312
+
+
+def test_a_plain_dataset_is_named_dataset(samples: Path) -> None:
+    path = samples / "ssb-v2-12134-shape.json"
+    (name,) = read_jsonstat_all(path)
+    assert name == "dataset"
+    pd.testing.assert_frame_equal(read_jsonstat(path, dataset="dataset"), read_jsonstat(path))
+    pd.testing.assert_frame_equal(read_jsonstat(path, dataset=0), read_jsonstat(path))
+    with pytest.raises(DataError, match="no dataset 'oecd' here; datasets: dataset"):
+        read_jsonstat(path, dataset="oecd")
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the SSB client: what fetch stores, build reads
+
+
+def _fetch_12008(tmp_path: Path, edit: Any) -> Path:
+    """Fetch 12008 from the fake PxWeb with ``edit`` applied to each data response."""
+    from test_sources_support import FakeAdapter, FakeClock, make_client, make_response, pxweb_12008
+
+    from boso.raw import RawStore
+
+    server = pxweb_12008()
+
+    def handler(request):  # noqa: ANN001, ANN202
+        response = server(request)
+        if "/data" in (request.url or "") and response.status_code == 200:
+            doc = json.loads(response.content)
+            edit(doc)
+            return make_response(request, 200, doc)
+        return response
+
+    clock = FakeClock()
+    client = make_client(FakeAdapter(handler, clock), clock)
+    sel = {
+        "KOKkommuneregion0000": ["0301", "3203"],
+        "ContentsCode": "KOSboligSper10000000",
+        "Tid": "from(2023)",
+    }
+    ssb.fetch_table("12008", sel, store=RawStore(tmp_path), client=client)
+    return tmp_path / "ssb" / "12008.json"
+
+
+def test_fetch_stores_an_empty_status_array_and_build_reads_it(tmp_path: Path) -> None:
+    stored = _fetch_12008(tmp_path, lambda doc: doc.update(status=[]))
+    assert json.loads(stored.read_bytes())["status"] == []
+    frame = read_jsonstat_codes_and_labels(stored)
+    assert len(frame) == math.prod(json.loads(stored.read_bytes())["size"])
+    assert set(frame["status"]) == {""}
+
+
+def test_fetch_refuses_a_status_build_would_refuse_and_stores_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="status has 2 entries but the cube has"):
+        _fetch_12008(tmp_path, lambda doc: doc.update(status=["..", ".."]))
+    assert not (tmp_path / "ssb" / "12008.json").exists()
