@@ -363,3 +363,13 @@ def test_fetch_refuses_a_status_build_would_refuse_and_stores_nothing(tmp_path: 
     with pytest.raises(FetchError, match="status has 2 entries but the cube has"):
         _fetch_12008(tmp_path, lambda doc: doc.update(status=["..", ".."]))
     assert not (tmp_path / "ssb" / "12008.json").exists()
+
+
+def test_fetch_takes_sizes_sent_as_numeric_strings(tmp_path: Path) -> None:
+    stored = _fetch_12008(tmp_path, lambda doc: doc.update(size=[str(s) for s in doc["size"]]))
+    sizes = json.loads(stored.read_bytes())["size"]
+    assert all(isinstance(s, str) for s in sizes)  # stored exactly as received
+    provenance = json.loads(stored.with_name("12008.json.provenance.json").read_text("utf-8"))
+    cells = math.prod(int(s) for s in sizes)
+    assert cells > 1 and provenance["cells"] == cells
+    assert len(read_jsonstat_codes_and_labels(stored)) == cells

@@ -626,15 +626,23 @@ def check_dataset(doc: Any, where: str) -> dict[str, Any]:
         check_jsonstat(doc, strict_v2=True)
     except DataError as exc:
         raise FetchError(f"{where}: {exc}") from None
-    return doc
+    return _int_sizes(doc)
 
 
 def validate_jsonstat_bytes(content: bytes, where: str) -> dict[str, Any]:
     """Parse and check raw JSON-stat2 bytes (see :func:`check_dataset`)."""
     try:
-        return check_jsonstat(content, strict_v2=True)
+        doc = check_jsonstat(content, strict_v2=True)
     except DataError as exc:
         raise FetchError(f"{where}: {exc}") from None
+    return _int_sizes(doc)
+
+
+def _int_sizes(doc: dict[str, Any]) -> dict[str, Any]:
+    if any(type(size) is not int for size in doc["size"]):
+        # The format allows sizes as numeric strings; the client counts cells with them.
+        return {**doc, "size": [int(size) for size in doc["size"]]}
+    return doc
 
 
 def _check_matches(doc: dict[str, Any], query: TableQuery, where: str) -> None:
