@@ -389,7 +389,9 @@ def _parse_json_text(text: str, fail: _Fail) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        hint = " (truncated download?)" if exc.pos >= len(text.rstrip()) - 1 else ""
+        # A cut file ends at the error, or inside a string that never closes.
+        cut = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+        hint = " (truncated download?)" if cut else ""
         raise fail(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
         ) from exc

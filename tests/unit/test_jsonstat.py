@@ -394,3 +394,24 @@ def test_cut_inside_a_character_is_a_truncation_not_an_encoding(tmp_path: Path) 
     path.write_bytes(cut)
     message = _error(path)
     assert "ends inside a character (truncated download?)" in message and str(path) in message
+
+
+def test_cut_inside_a_string_is_called_a_truncation(tmp_path: Path) -> None:
+    text = json.dumps(_cube())
+    path = tmp_path / "cut.json"
+    path.write_text(text[: text.index('"Oslo"') + 3], "utf-8")
+    assert "Unterminated string" in _error(path) and "(truncated download?)" in _error(path)
+
+
+def test_version_1_single_dataset_forms() -> None:
+    v2 = _cube()
+    v1 = {k: v for k, v in v2.items() if k not in ("version", "id", "size")}
+    v1["dimension"] = {"id": v2["id"], "size": v2["size"], **v2["dimension"]}
+    expected = read_jsonstat(v2)
+    # JSON-stat 1.02: one dataset at the root with class "dataset" ...
+    pd.testing.assert_frame_equal(read_jsonstat(v1), expected)
+    # ... and 1.0x as SSB's old API sent it: the dataset under the key "dataset".
+    pd.testing.assert_frame_equal(read_jsonstat({"dataset": v1}), expected)
+    assert read_jsonstat_meta({"dataset": v1}).size == [2, 3]
+    v1["version"] = "2.0"
+    assert "version \"2.0\" but 'id' and 'size' inside 'dimension'" in _error(v1)
