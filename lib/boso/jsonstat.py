@@ -886,8 +886,12 @@ def merge_jsonstat(
         raise fail("nothing to merge")
     cubes = []
     for i, part in enumerate(parts):
-        check_jsonstat(part, strict_v2=True)
-        cubes.append(_parse(part, None, fail.part(f"part {i + 1}"), with_values=False))
+        part_fail = fail.part(f"part {i + 1}")
+        try:
+            check_jsonstat(part, strict_v2=True)
+        except DataError as exc:
+            raise part_fail(str(exc).removeprefix(fail.prefix)) from None
+        cubes.append(_parse(part, None, part_fail, with_values=False))
     if len(parts) == 1:
         return dict(parts[0])
     ids = cubes[0].meta.dimension_ids

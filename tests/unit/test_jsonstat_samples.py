@@ -25,6 +25,7 @@ from pyjstat import pyjstat
 from boso.errors import DataError, FetchError
 from boso.jsonstat import (
     check_jsonstat,
+    merge_jsonstat,
     read_jsonstat,
     read_jsonstat_all,
     read_jsonstat_codes_and_labels,
@@ -373,3 +374,34 @@ def test_fetch_takes_sizes_sent_as_numeric_strings(tmp_path: Path) -> None:
     cells = math.prod(int(s) for s in sizes)
     assert cells > 1 and provenance["cells"] == cells
     assert len(read_jsonstat_codes_and_labels(stored)) == cells
+
+
+def _region_part(whole: dict[str, Any], regions: list[str]) -> dict[str, Any]:
+    """The cells of ``regions`` (the first dimension) as a dataset of their own."""
+    part = copy.deepcopy(whole)
+    codes = list(whole["dimension"]["Region"]["category"]["index"])
+    inner = math.prod(whole["size"][1:])
+    cells = [
+        p for r in regions for p in range(codes.index(r) * inner, (codes.index(r) + 1) * inner)
+    ]
+    part["size"][0] = len(regions)
+    category = part["dimension"]["Region"]["category"]
+    category["index"] = {r: i for i, r in enumerate(regions)}
+    category["label"] = {r: category["label"][r] for r in regions}
+    part["value"] = [whole["value"][p] for p in cells]
+    status = whole.get("status", {})
+    part["status"] = [status.get(str(p)) for p in cells]  # dense, with nulls
+    return part
+
+
+def test_merge_of_parts_in_any_status_form_equals_the_whole(samples: Path) -> None:
+    whole = _load(samples / "ssb-v0-07221-shape.json")
+    a = _region_part(whole, ["002"])
+    b = _region_part(whole, ["TOTAL", "001"])
+    b["status"] = {str(i): s for i, s in enumerate(b["status"]) if s}  # sparse
+    b["value"] = [str(v) if v is not None else None for v in b["value"]]  # numeric strings
+    merged = merge_jsonstat([a, b], "Region", order=["TOTAL", "001", "002"])
+    pd.testing.assert_frame_equal(read_jsonstat(merged), read_jsonstat(whole))
+    assert merged["status"] == whole["status"]
+    with pytest.raises(DataError, match=r"\[part 2\]: status has 2 entries"):
+        merge_jsonstat([a, {**b, "status": ["..", ".."]}], "Region")
