@@ -1,8 +1,10 @@
 """Property and fuzz tests for boso.jsonstat.
 
-Valid random cubes (1-4 dimensions, sizes 0-4 incl. 1, index as object or list or omitted for
-one-category dimensions, value/status as list or sparse object, status also as one string) must
-give a frame with prod(size) rows and the right code/label/value/status at every position.
+Valid random cubes (1-4 dimensions, sizes 0-4 incl. 1, sizes also as numeric strings, index as
+object or list or omitted for one-category dimensions, value/status as list or sparse object,
+values also as numeric strings or status symbols, status also as one string or an empty list)
+must give a frame with prod(size) rows and the right code/label/value/status at every position.
+The SSB client's check before storing must accept exactly the datasets the reader reads.
 Corrupted cubes must raise DataError and nothing else; a random mutation anywhere in the tree
 must either raise DataError or still give exactly prod(size) rows (never a truncated frame).
 """
