@@ -1,4 +1,16 @@
-"""JSON-stat 2.0 datasets (SSB PxWebApi v2 ``outputFormat=json-stat2``) to tidy DataFrames.
+"""JSON-stat datasets (SSB PxWebApi v2 ``outputFormat=json-stat2``) to tidy DataFrames.
+
+This module is the one owner of the JSON-stat rules: what the format allows, how a dataset is
+validated, and how datasets fetched in parts are merged. The SSB client (``sources/ssb.py``)
+checks responses and merges parts with the functions here, so ``fetch`` stores exactly what
+``build`` can read.
+
+What is accepted is what the JSON-stat format allows and producers send: version 2.0 datasets,
+version-1 responses (one or more datasets keyed by name, a "bundle"), ``class: collection``
+responses that embed their datasets; ``size`` as numbers or numeric strings; ``category.index``
+as an array or an object, or absent for a one-category dimension; ``value`` and ``status`` as an
+array or a sparse object (``status`` also as one string, a one-element array for every cell, or
+an empty array for none); values as numbers, null, numeric strings or status symbols.
 
 The reader is vectorised: every dimension column is a ``pandas.Categorical`` whose codes are
 built with ``np.repeat``/``np.tile`` over category positions, and ``value`` comes straight from
@@ -13,8 +25,12 @@ Public functions:
 * :func:`read_jsonstat_codes_and_labels` -- for each dimension both ``<id>`` (codes) and
   ``<id>_label`` (labels), then ``value`` and ``status``: what the build step needs.
 * :func:`read_jsonstat_meta` -- only the metadata, as a :class:`JsonStatMeta`.
+* :func:`read_jsonstat_all` -- every dataset of a bundle or collection.
+* :func:`check_jsonstat` -- the full validation without building a frame.
+* :func:`merge_jsonstat` -- datasets that differ in one dimension, as one dataset.
 
-Both frame readers take ``with_meta=True`` to return ``(frame, meta)`` from a single parse.
+Both frame readers take ``with_meta=True`` to return ``(frame, meta)`` from a single parse, and
+``dataset=`` to pick one dataset of a bundle or collection.
 Anything malformed (invalid JSON, non-UTF-8 bytes, inconsistent sizes, truncated values,
 garbage types) raises :class:`boso.errors.DataError` with one line naming the problem and,
 when the input was a file, the file.
@@ -22,10 +38,12 @@ when the input was a file, the file.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +55,12 @@ import pyarrow as pa
 from boso.errors import DataError
 
 __all__ = [
+    "VALUE_SYMBOLS",
     "JsonStatMeta",
+    "check_jsonstat",
+    "merge_jsonstat",
     "read_jsonstat",
+    "read_jsonstat_all",
     "read_jsonstat_codes_and_labels",
     "read_jsonstat_meta",
 ]
@@ -49,6 +71,10 @@ MAX_CELLS = 200_000_000
 
 # Numbers as json.loads produces them. bool is a subclass of int, so membership is by exact type.
 _NUMBER_TYPES = {int, float, type(None)}
+# A value sent as text: a decimal number (no thousands separators, no NaN/Infinity) ...
+_NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# ... or one of SSB's status symbols, which some producers put in place of the value.
+VALUE_SYMBOLS = ("..", ".", ":", "-")
 
 
 @dataclass(frozen=True)
@@ -118,8 +144,14 @@ class _Cube:
 class _Fail:
     """Builds DataErrors that all start with ``JSON-stat <file>:``."""
 
-    def __init__(self, name: str | None) -> None:
-        self.prefix = f"JSON-stat {name}: " if name else "JSON-stat: "
+    def __init__(self, name: str | None, part: str | None = None) -> None:
+        where = " ".join(w for w in (name, f"[{part}]" if part is not None else None) if w)
+        self.name = name
+        self.prefix = f"JSON-stat {where}: " if where else "JSON-stat: "
+
+    def part(self, part: str) -> _Fail:
+        """The same file, one dataset of a bundle or collection."""
+        return _Fail(self.name, part)
 
     def __call__(self, message: str) -> DataError:
         # Ids and keys from the file end up in messages; keep the message on one line.
@@ -129,14 +161,22 @@ class _Fail:
 # ---------------------------------------------------------------------------------------------
 # Public API
 
+Source = str | os.PathLike[str] | bytes | Mapping[str, Any]
+DatasetKey = str | int | None
+
 
 def read_jsonstat(
-    src: str | os.PathLike[str] | bytes | Mapping[str, Any],
+    src: Source,
     labels: bool = True,
     *,
     with_meta: bool = False,
+    dataset: DatasetKey = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, JsonStatMeta]:
-    """Read a JSON-stat 2.0 dataset into a tidy DataFrame.
+    """Read a JSON-stat dataset into a tidy DataFrame.
+
+    Version 2.0 datasets are read, and so are version-1 responses (datasets keyed by name, a
+    "bundle"), ``class: collection`` responses that embed their datasets, and single-dataset
+    files in either version. Where a file holds several datasets, ``dataset`` picks one.
 
     Args:
         src: A path (``str`` or ``Path``), the JSON as ``bytes`` (UTF-8) or ``str`` (a string
@@ -147,31 +187,38 @@ def read_jsonstat(
             repeat another column's name). ``False``: category codes in columns named by
             dimension id.
         with_meta: Also return the dataset's :class:`JsonStatMeta`.
+        dataset: Which dataset of a bundle (its name, or its position) or of a collection (its
+            position among ``link.item``). Not needed when the file holds one dataset.
 
     Returns:
         One row per cell in ``value`` order (last dimension varies fastest). Dimension columns
         are categoricals, in ``id`` order; ``value`` is float64 (NaN when missing); ``status``
         is a string column with the cell's symbol (``..``, ``.``, ``:``, ``-``) or ``""``.
+        A value sent as a numeric string (``"1.5"``) is that number; a value sent as a status
+        symbol (``".."``) is NaN with that symbol in ``status``.
         With ``with_meta=True``: ``(frame, meta)``.
 
     Raises:
-        DataError: The input is not valid UTF-8 JSON or not a consistent JSON-stat 2.0 dataset.
+        DataError: The input is not valid UTF-8 JSON or not a consistent JSON-stat dataset, or
+            it holds several datasets and ``dataset`` does not name one of them.
     """
-    cube = _read(src, with_values=True)
+    cube = _read(src, with_values=True, dataset=dataset)
     frame = _frame(cube, "labels" if labels else "codes")
     return (frame, cube.meta) if with_meta else frame
 
 
 def read_jsonstat_codes_and_labels(
-    src: str | os.PathLike[str] | bytes | Mapping[str, Any],
+    src: Source,
     *,
     with_meta: bool = False,
+    dataset: DatasetKey = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, JsonStatMeta]:
-    """Read a JSON-stat 2.0 dataset with both codes and labels for every dimension.
+    """Read a JSON-stat dataset with both codes and labels for every dimension.
 
     Args:
         src: As for :func:`read_jsonstat`.
         with_meta: Also return the dataset's :class:`JsonStatMeta`.
+        dataset: As for :func:`read_jsonstat`.
 
     Returns:
         Columns ``<id>`` (category codes) and ``<id>_label`` (category labels) for each
@@ -182,42 +229,109 @@ def read_jsonstat_codes_and_labels(
         DataError: As for :func:`read_jsonstat`, or when a ``<id>_label`` column name would
             collide with another column.
     """
-    cube = _read(src, with_values=True)
+    cube = _read(src, with_values=True, dataset=dataset)
     frame = _frame(cube, "both")
     return (frame, cube.meta) if with_meta else frame
 
 
-def read_jsonstat_meta(src: str | os.PathLike[str] | bytes | Mapping[str, Any]) -> JsonStatMeta:
-    """Read only the metadata of a JSON-stat 2.0 dataset.
+def read_jsonstat_meta(src: Source, *, dataset: DatasetKey = None) -> JsonStatMeta:
+    """Read only the metadata of a JSON-stat dataset.
 
     The structure (ids, sizes, categories) and the number of values are still validated, but
-    the values themselves are not converted.
+    the values themselves are not converted (use :func:`check_jsonstat` for that).
 
     Args:
         src: As for :func:`read_jsonstat`.
+        dataset: As for :func:`read_jsonstat`.
 
     Returns:
         The dataset's :class:`JsonStatMeta`.
 
     Raises:
-        DataError: The input is not valid UTF-8 JSON or not a consistent JSON-stat 2.0 dataset.
+        DataError: The input is not valid UTF-8 JSON or not a consistent JSON-stat dataset.
     """
-    return _read(src, with_values=False).meta
+    return _read(src, with_values=False, dataset=dataset).meta
+
+
+def read_jsonstat_all(src: Source, labels: bool = True) -> dict[str, pd.DataFrame]:
+    """Read every dataset of a bundle or collection (or the one dataset of a plain file).
+
+    Args:
+        src: As for :func:`read_jsonstat`.
+        labels: As for :func:`read_jsonstat`.
+
+    Returns:
+        Dataset name -> frame as :func:`read_jsonstat` returns it. Names are the bundle's keys,
+        the position (``"0"``, ``"1"``, ...) of a collection's items, or ``"dataset"`` for a
+        file with a single dataset.
+
+    Raises:
+        DataError: As for :func:`read_jsonstat`; one bad dataset fails the whole file.
+    """
+    obj, name = _load(src)
+    fail = _Fail(name)
+    out = {}
+    for key, doc in _guarded(lambda: _datasets(obj, fail), fail):
+        part = fail if key is None else fail.part(key)
+        cube = _guarded(lambda d=doc, f=part: _parse(d, name, f, with_values=True), part)
+        out["dataset" if key is None else key] = _frame(cube, "labels" if labels else "codes")
+    return out
+
+
+def check_jsonstat(src: Source, *, strict_v2: bool = False) -> dict[str, Any]:
+    """Validate a JSON-stat dataset exactly as the readers do, values and status included.
+
+    This is the one rule for what boso accepts: the SSB client checks every response with it
+    before storing, and ``build`` reads the stored file with the same code.
+
+    Args:
+        src: As for :func:`read_jsonstat`.
+        strict_v2: Accept only a single JSON-stat 2.0 dataset with ``id``, ``size`` and
+            ``dimension`` at the top (what PxWebApi sends and what :func:`merge_jsonstat`
+            needs); a bundle, a collection or a version-1 file is then refused.
+
+    Returns:
+        The parsed document (``src`` itself when it was a dict).
+
+    Raises:
+        DataError: The input is not valid UTF-8 JSON, not a consistent dataset, or (with
+            ``strict_v2``) not in the JSON-stat 2.0 single-dataset layout.
+    """
+    obj, name = _load(src)
+    fail = _Fail(name)
+    # The format's rule first, so fetch and build report a bad dataset in the same words.
+    _read_parsed(obj, name, with_values=True, dataset=None)
+    if strict_v2:
+        cls = obj.get("class", "dataset")
+        if cls != "dataset" or not all(k in obj for k in ("id", "size", "dimension")):
+            what = f"class {cls!r}" if cls != "dataset" else "no 'id'/'size'/'dimension' at the top"
+            raise fail(f"not a single JSON-stat 2.0 dataset ({what})")
+    return obj
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading
 
 
-def _read(src: Any, *, with_values: bool) -> _Cube:
+def _read(src: Any, *, with_values: bool, dataset: DatasetKey = None) -> _Cube:
     obj, name = _load(src)
+    return _read_parsed(obj, name, with_values=with_values, dataset=dataset)
+
+
+def _read_parsed(obj: Any, name: str | None, *, with_values: bool, dataset: DatasetKey) -> _Cube:
     fail = _Fail(name)
+    key, doc = _guarded(lambda: _select(obj, fail, dataset), fail)
+    part_fail = fail if key is None else fail.part(key)
+    return _guarded(lambda: _parse(doc, name, part_fail, with_values=with_values), part_fail)
+
+
+def _guarded(step: Any, fail: _Fail) -> Any:
     try:
-        return _parse(obj, name, fail, with_values=with_values)
+        return step()
     except DataError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        # Every known malformation is reported above with a precise message; this net keeps an
+        # Every known malformation is reported with a precise message; this net keeps an
         # unforeseen one a DataError (one line for the CLI) instead of a traceback.
         raise fail(f"malformed dataset ({type(exc).__name__}: {exc})") from exc
     except MemoryError as exc:
@@ -254,6 +368,10 @@ def _parse_json_bytes(content: bytes, name: str | None) -> Any:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            raise fail(
+                "invalid JSON: the file ends inside a character (truncated download?)"
+            ) from exc
         bad = content[exc.start : exc.start + 1].hex().upper()
         raise fail(
             f"not valid UTF-8 (byte 0x{bad} at offset {exc.start}); JSON-stat from SSB is UTF-8,"
@@ -271,7 +389,9 @@ def _parse_json_text(text: str, fail: _Fail) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        hint = " (truncated download?)" if exc.pos >= len(text.rstrip()) - 1 else ""
+        # A cut file ends at the error, or inside a string that never closes.
+        cut = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+        hint = " (truncated download?)" if cut else ""
         raise fail(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
         ) from exc
@@ -279,6 +399,91 @@ def _parse_json_text(text: str, fail: _Fail) -> Any:
         raise fail(f"invalid JSON: {exc}") from exc
     except RecursionError as exc:
         raise fail("invalid JSON: nested too deeply") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Which dataset: plain datasets, version-1 bundles, collections
+
+# Top-level members of a dataset (any version); a bundle has none of them at its top.
+_DATASET_KEYS = ("id", "size", "dimension", "value")
+
+
+def _datasets(obj: Any, fail: _Fail) -> list[tuple[str | None, Any]]:
+    """Every dataset in the response as ``(name, dataset)``; name is None for a plain dataset.
+
+    Each dataset is returned in the 2.0 layout (``id``/``size``/``role`` at the top); a
+    version-1 dataset is converted (those live in ``dimension``).
+    """
+    if not isinstance(obj, Mapping):
+        raise fail(f"expected a JSON object (a dataset), got {_json_type(obj)}")
+    cls = obj.get("class")
+    if cls == "collection":
+        return _collection_items(obj, fail)
+    if cls == "dimension":
+        raise fail("class is 'dimension': the file describes one dimension, it holds no data")
+    if cls not in (None, "dataset", "bundle"):
+        raise fail(f"class is {_short(cls)}, expected 'dataset', 'collection' or a bundle")
+    if cls == "dataset" or any(k in obj for k in _DATASET_KEYS):
+        return [(None, _as_v2(obj, fail))]
+    # A version-1 response: one or more datasets keyed by name (JSON-stat calls it a bundle).
+    if "error" in obj:
+        raise fail(f"the response is an error, not data: {_short(obj['error'])}")
+    found = [(str(k), v) for k, v in obj.items() if isinstance(v, Mapping) and "dimension" in v]
+    if not found:
+        raise fail("not a JSON-stat dataset (no 'id', 'size', 'dimension' or 'value')")
+    return [(key, _as_v2(ds, fail.part(key))) for key, ds in found]
+
+
+def _collection_items(obj: Mapping[str, Any], fail: _Fail) -> list[tuple[str | None, Any]]:
+    link = obj.get("link")
+    items = link.get("item") if isinstance(link, Mapping) else None
+    if not isinstance(items, list):
+        raise fail("collection has no 'link.item' list")
+    found = []
+    for i, item in enumerate(items):
+        embedded = isinstance(item, Mapping) and any(k in item for k in _DATASET_KEYS)
+        if embedded and item.get("class", "dataset") == "dataset":
+            found.append((str(i), _as_v2(item, fail.part(str(i)))))
+    if not found:
+        raise fail(
+            f"collection of {len(items)} items only links to its datasets (href) and embeds "
+            "none; read the datasets themselves"
+        )
+    return found
+
+
+def _as_v2(ds: Mapping[str, Any], fail: _Fail) -> Mapping[str, Any]:
+    """A version-1 dataset (``id``/``size``/``role`` inside ``dimension``) in the 2.0 layout."""
+    dims = ds.get("dimension")
+    if "id" in ds or not (isinstance(dims, Mapping) and "id" in dims and "size" in dims):
+        return ds
+    version = ds.get("version")
+    if version is not None and not (isinstance(version, str) and version.startswith("1")):
+        raise fail(f"version {_short(version)} but 'id' and 'size' inside 'dimension' (1.x)")
+    out = {k: v for k, v in ds.items() if k not in ("dimension", "version")}
+    out["id"], out["size"] = dims["id"], dims["size"]
+    if "role" in dims:
+        out["role"] = dims["role"]
+    out["dimension"] = {k: v for k, v in dims.items() if k not in ("id", "size", "role")}
+    return out
+
+
+def _select(obj: Any, fail: _Fail, dataset: DatasetKey) -> tuple[str | None, Any]:
+    found = _datasets(obj, fail)
+    # The names read_jsonstat_all uses: "dataset" for a plain file's only dataset.
+    names = ["dataset" if key is None else key for key, _ in found]
+    if dataset is None:
+        if len(found) > 1:
+            raise fail(
+                f"the file holds {len(found)} datasets ({', '.join(names[:10])}); "
+                "choose one with dataset="
+            )
+        return found[0]
+    if isinstance(dataset, str) and dataset in names:
+        return found[names.index(dataset)]
+    if type(dataset) is int and 0 <= dataset < len(found):
+        return found[dataset]
+    raise fail(f"no dataset {dataset!r} here; datasets: {', '.join(names[:10])}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,8 +508,7 @@ def _parse(obj: Any, name: str | None, fail: _Fail, *, with_values: bool) -> _Cu
         raise fail("'id' must be a list of dimension ids (strings)")
     if len(set(ids)) != len(ids):
         raise fail(f"'id' repeats a dimension: {ids}")
-    if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
-        raise fail("'size' must be a list of non-negative integers")
+    sizes = _sizes(sizes, fail)
     if len(ids) != len(sizes):
         raise fail(f"'id' has {len(ids)} dimensions but 'size' has {len(sizes)} entries")
     if not isinstance(dim_objs, Mapping):
@@ -331,6 +535,8 @@ def _parse(obj: Any, name: str | None, fail: _Fail, *, with_values: bool) -> _Cu
     if isinstance(value, list):
         if len(value) != n:
             hint = " (truncated download?)" if len(value) < n else ""
+            if not value:
+                hint = " (a metadata answer without data, or a truncated download?)"
             raise fail(
                 f"dimension sizes {_sizes_text(sizes)} but value has {len(value)} entries{hint}"
             )
@@ -340,11 +546,31 @@ def _parse(obj: Any, name: str | None, fail: _Fail, *, with_values: bool) -> _Cu
     values = status_codes = None
     status_categories: list[str] = [""]
     if with_values:
-        values = _values(value, n, fail)
+        values, implied = _values(value, n, fail)
         status_codes, status_categories = _status(obj.get("status"), n, fail)
+        if implied:
+            status_codes, status_categories = _with_implied_status(
+                status_codes, status_categories, implied
+            )
 
     meta = _meta(obj, dims, sizes, name, fail)
     return _Cube(meta, dims, values, status_codes, status_categories)
+
+
+def _sizes(sizes: Any, fail: _Fail) -> list[int]:
+    """``size`` as ints; producers also send the numbers as strings (``["2", "3"]``)."""
+    if isinstance(sizes, list):
+        if all(type(s) is int and s >= 0 for s in sizes):
+            return list(sizes)
+        if all(_is_count(s) for s in sizes):
+            return [int(s) for s in sizes]
+    raise fail("'size' must be a list of non-negative integers")
+
+
+def _is_count(size: Any) -> bool:
+    if type(size) is int:
+        return size >= 0
+    return isinstance(size, str) and size.isascii() and size.isdigit()
 
 
 def _dimension(dim_id: str, dim: Any, size: int, fail: _Fail) -> _Dimension:
@@ -405,34 +631,72 @@ def _dimension(dim_id: str, dim: Any, size: int, fail: _Fail) -> _Dimension:
     return _Dimension(dim_id, label or dim_id, codes, labels)
 
 
-def _values(value: Any, n: int, fail: _Fail) -> np.ndarray:
+def _values(value: Any, n: int, fail: _Fail) -> tuple[np.ndarray, dict[int, str]]:
+    """Values as float64 (NaN where missing), and the status symbols sent in place of values.
+
+    JSON-stat allows string values. A numeric string (``"1.5"``) is that number; a status
+    symbol (``".."``) is a missing value with that symbol; any other text is refused, since
+    boso's values are numbers.
+    """
     if isinstance(value, list):
-        bad_types = set(map(type, value)) - _NUMBER_TYPES
-        if bad_types:
-            pos = next(i for i, v in enumerate(value) if type(v) not in _NUMBER_TYPES)
-            raise fail(
-                f"value[{pos}] is {_json_type(value[pos])} {_short(value[pos])}; "
-                "values must be numbers or null"
-            )
-        try:
-            return np.array(value, dtype=np.float64)
-        except OverflowError as exc:
-            raise fail("a value is too large for a float") from exc
-    out = np.full(n, np.nan)
-    if value:
-        pos = _positions(list(value), n, "value", fail)
+        keys: Any = range(len(value))  # positions name the cells in messages
+        items = value
+        pos = None
+    else:
+        keys = list(value)
         items = list(value.values())
-        bad_types = set(map(type, items)) - _NUMBER_TYPES
-        if bad_types:
-            key, bad = next((k, v) for k, v in value.items() if type(v) not in _NUMBER_TYPES)
-            raise fail(
-                f"value[{key!r}] is {_json_type(bad)} {_short(bad)}; values must be numbers or null"
-            )
-        try:
-            out[pos] = np.array(items, dtype=np.float64)
-        except OverflowError as exc:
-            raise fail("a value is too large for a float") from exc
-    return out
+        pos = _positions(keys, n, "value", fail) if keys else np.zeros(0, dtype=np.int64)
+    implied: dict[int, str] = {}
+    types = set(map(type, items))
+    if not types <= _NUMBER_TYPES:
+        items = list(items)
+        for i, item in enumerate(items):
+            if type(item) in _NUMBER_TYPES:
+                continue
+            if not isinstance(item, str):
+                raise fail(
+                    f"value[{keys[i]!r}] is {_json_type(item)} {_short(item)}; "
+                    "values must be numbers, numeric strings or null"
+                )
+            text = item.strip()
+            if _NUMERIC.fullmatch(text):
+                number = float(text)
+                if not math.isfinite(number):
+                    raise fail(f"value[{keys[i]!r}] {_short(item)} is too large for a float")
+                items[i] = number
+            elif text in VALUE_SYMBOLS:
+                items[i] = None
+                implied[i if pos is None else int(pos[i])] = text
+            else:
+                raise fail(
+                    f"value[{keys[i]!r}] is the text {_short(item)}, neither a number nor a "
+                    f"status symbol ({' '.join(VALUE_SYMBOLS)})"
+                )
+    try:
+        converted = np.array(items, dtype=np.float64)
+    except OverflowError as exc:
+        raise fail("a value is too large for a float") from exc
+    if pos is None:
+        return converted, implied
+    out = np.full(n, np.nan)
+    out[pos] = converted
+    return out, implied
+
+
+def _with_implied_status(
+    codes: np.ndarray, categories: list[str], implied: dict[int, str]
+) -> tuple[np.ndarray, list[str]]:
+    """Give cells whose value was a status symbol that symbol, unless ``status`` names one."""
+    categories = list(categories)
+    if len(categories) + len(VALUE_SYMBOLS) > np.iinfo(codes.dtype).max:
+        codes = codes.astype(np.int32)
+    for position, symbol in implied.items():
+        if categories[codes[position]]:
+            continue  # the dataset's own status for the cell wins
+        if symbol not in categories:
+            categories.append(symbol)
+        codes[position] = categories.index(symbol)
+    return codes, categories
 
 
 def _status(status: Any, n: int, fail: _Fail) -> tuple[np.ndarray, list[str]]:
@@ -443,6 +707,9 @@ def _status(status: Any, n: int, fail: _Fail) -> tuple[np.ndarray, list[str]]:
     if isinstance(status, str):
         return np.zeros(n, dtype=code_dtype), [status]
     if isinstance(status, list):
+        if not status:
+            # An empty array carries no symbol (as the JSON-stat Toolkit reads it).
+            return np.zeros(n, dtype=code_dtype), [""]
         if len(status) == 1 and n != 1:
             # A one-element array applies to every cell (JSON-stat 2.0).
             return _status(status[0], n, fail)
@@ -585,6 +852,116 @@ def _notes(note: Any, where: str, fail: _Fail) -> list[str]:
     if isinstance(note, list) and all(isinstance(n, str) for n in note):
         return list(note)
     raise fail(f"{where}: note must be a list of strings")
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging datasets that were fetched in parts
+
+
+def merge_jsonstat(
+    parts: Sequence[Mapping[str, Any]], dim: str, order: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Concatenate JSON-stat 2.0 datasets that differ only in dimension ``dim``.
+
+    Every part is first checked with :func:`check_jsonstat` (``strict_v2``), so the merge reads
+    ``value`` and ``status`` by the same rule as the readers.
+
+    Args:
+        parts: Datasets with the same ``id`` and the same categories in every other dimension.
+        dim: The dimension the query was split along.
+        order: The wanted category order of ``dim`` (default: the parts' order).
+
+    Returns:
+        One JSON-stat 2.0 dataset: ``dim`` holds every part's categories in ``order``; ``size``,
+        ``value`` (an array, values as sent) and ``status`` (sparse, position -> symbol) are
+        laid out again, and ``updated`` is the latest of the parts'. Everything else is the
+        first part's.
+
+    Raises:
+        DataError: A part is not a valid dataset, or the parts do not fit together (other
+            dimensions differ, or a category occurs in two parts).
+    """
+    fail = _Fail(None)
+    if not parts:
+        raise fail("nothing to merge")
+    cubes = []
+    for i, part in enumerate(parts):
+        part_fail = fail.part(f"part {i + 1}")
+        try:
+            check_jsonstat(part, strict_v2=True)
+        except DataError as exc:
+            raise part_fail(str(exc).removeprefix(fail.prefix)) from None
+        cubes.append(_parse(part, None, part_fail, with_values=False))
+    if len(parts) == 1:
+        return dict(parts[0])
+    ids = cubes[0].meta.dimension_ids
+    if dim not in ids:
+        raise fail(f"cannot merge on {dim!r}: not a dimension of the response")
+    axis = ids.index(dim)
+    for cube in cubes[1:]:
+        if cube.meta.dimension_ids != ids:
+            raise fail(f"cannot merge parts with dimensions {ids} and {cube.meta.dimension_ids}")
+        for i, other in enumerate(ids):
+            if other != dim and cube.dims[i].codes != cubes[0].dims[i].codes:
+                raise fail(f"cannot merge parts: dimension {other!r} differs between parts")
+
+    part_codes = [cube.dims[axis].codes for cube in cubes]
+    all_codes = [c for codes in part_codes for c in codes]
+    if len(set(all_codes)) != len(all_codes):
+        raise fail(f"cannot merge parts: a {dim!r} category occurs in two parts")
+    if order is not None:
+        rank = {c: i for i, c in enumerate(order)}
+        tail = len(rank)
+        merged_codes = sorted(all_codes, key=lambda c: rank.get(c, tail))
+    else:
+        merged_codes = all_codes
+    new_pos = {c: i for i, c in enumerate(merged_codes)}
+
+    merged_size = list(cubes[0].meta.size)
+    merged_size[axis] = len(merged_codes)
+    values = np.empty(merged_size, dtype=object)
+    status = np.empty(merged_size, dtype=object)
+    for part, cube, codes in zip(parts, cubes, part_codes, strict=True):
+        shape = cube.meta.size
+        index: list[Any] = [slice(None)] * len(ids)
+        index[axis] = [new_pos[c] for c in codes]
+        n = cube.meta.n_cells
+        values[tuple(index)] = _as_dense(part.get("value"), n).reshape(shape)
+        status[tuple(index)] = _as_dense(part.get("status"), n).reshape(shape)
+
+    first = parts[0]
+    merged = copy.deepcopy({k: v for k, v in first.items() if k not in ("value", "status")})
+    merged["size"] = merged_size
+    merged["value"] = values.ravel().tolist()
+    merged["status"] = {str(i): s for i, s in enumerate(status.ravel()) if s is not None}
+    updates = [p.get("updated") for p in parts if p.get("updated")]
+    if updates:
+        merged["updated"] = max(updates)
+    category = merged["dimension"][dim]["category"]
+    category["index"] = {c: i for i, c in enumerate(merged_codes)}
+    for key in ("label", "note", "unit", "child", "coordinates"):
+        combined: dict[str, Any] = {}
+        for part in parts:
+            got = part["dimension"][dim]["category"].get(key)
+            if isinstance(got, Mapping):
+                combined.update(got)
+        if combined:
+            category[key] = {c: combined[c] for c in merged_codes if c in combined}
+    return merged
+
+
+def _as_dense(data: Any, n: int) -> np.ndarray:
+    """``value`` or ``status`` of a checked dataset as one object per cell (None when absent)."""
+    out = np.empty(n, dtype=object)
+    out[:] = None
+    if isinstance(data, str):
+        out[:] = data
+    elif isinstance(data, list) and data:
+        out[:] = data if len(data) == n else data[0]
+    elif isinstance(data, Mapping):
+        for pos, item in data.items():
+            out[int(pos)] = item
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

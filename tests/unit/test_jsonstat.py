@@ -319,7 +319,10 @@ def test_latin1_bytes_are_rejected(tmp_path: Path) -> None:
         ({"size": [2]}, "'id' has 2 dimensions but 'size' has 1 entries"),
         ({"id": ["Region", "Aar"]}, "no entry in 'dimension' for ['Aar']"),
         ({"value": [1, 2, 3, 4, 5, 6, 7]}, "dimension sizes 2×3=6 but value has 7 entries"),
-        ({"value": [1, 2, "3", 4, 5, 6]}, 'value[2] is a string "3"'),
+        ({"value": [1, 2, "tre", 4, 5, 6]}, 'value[2] is the text "tre", neither a number'),
+        ({"value": [1, 2, "1,5", 4, 5, 6]}, 'value[2] is the text "1,5"'),
+        ({"value": [1, 2, "NaN", 4, 5, 6]}, 'value[2] is the text "NaN"'),
+        ({"value": {"0": "1e999"}}, "value['0'] \"1e999\" is too large for a float"),
         ({"value": [1, 2, 3, True, 5, 6]}, "value[3] is a boolean"),
         ({"value": {"6": 1}}, "value position 6 is outside the cube (6 cells)"),
         ({"value": {"x": 1}}, "value key 'x' is not a cell position"),
@@ -327,7 +330,12 @@ def test_latin1_bytes_are_rejected(tmp_path: Path) -> None:
         ({"status": {"9": ".."}}, "status position 9 is outside the cube"),
         ({"status": [".."] * 5}, "status has 5 entries but the cube has 6 cells"),
         ({"status": {"1": 5}}, "status symbols must be strings or null"),
-        ({"class": "collection"}, "class is 'collection'"),
+        ({"class": "collection"}, "collection has no 'link.item' list"),
+        ({"class": "dimension"}, "class is 'dimension'"),
+        ({"class": "cube"}, 'class is "cube"'),
+        ({"size": ["2", "x"]}, "'size' must be a list of non-negative integers"),
+        ({"size": ["2", "-3"]}, "'size' must be a list of non-negative integers"),
+        ({"status": [".."] * 2}, "status has 2 entries but the cube has 6 cells"),
         ({"dimension": []}, "'dimension' must be an object"),
         ({"size": [2, -3]}, "'size' must be a list of non-negative integers"),
     ],
@@ -375,3 +383,35 @@ def test_other_bad_inputs(tmp_path: Path) -> None:
     assert "expected a JSON object" in _error(b"[1, 2]")
     assert "invalid JSON" in _error('{"value": NaN}')
     assert "cannot read a int" in _error(5)
+
+
+def test_cut_inside_a_character_is_a_truncation_not_an_encoding(tmp_path: Path) -> None:
+    cube = _cube()
+    cube["dimension"]["Region"]["category"]["label"]["3203"] = "Bærum"
+    data = json.dumps(cube, ensure_ascii=False).encode("utf-8")
+    cut = data[: data.index("æ".encode()) + 1]  # the first of the two bytes of "æ"
+    path = tmp_path / "cut.json"
+    path.write_bytes(cut)
+    message = _error(path)
+    assert "ends inside a character (truncated download?)" in message and str(path) in message
+
+
+def test_cut_inside_a_string_is_called_a_truncation(tmp_path: Path) -> None:
+    text = json.dumps(_cube())
+    path = tmp_path / "cut.json"
+    path.write_text(text[: text.index('"Oslo"') + 3], "utf-8")
+    assert "Unterminated string" in _error(path) and "(truncated download?)" in _error(path)
+
+
+def test_version_1_single_dataset_forms() -> None:
+    v2 = _cube()
+    v1 = {k: v for k, v in v2.items() if k not in ("version", "id", "size")}
+    v1["dimension"] = {"id": v2["id"], "size": v2["size"], **v2["dimension"]}
+    expected = read_jsonstat(v2)
+    # JSON-stat 1.02: one dataset at the root with class "dataset" ...
+    pd.testing.assert_frame_equal(read_jsonstat(v1), expected)
+    # ... and 1.0x as SSB's old API sent it: the dataset under the key "dataset".
+    pd.testing.assert_frame_equal(read_jsonstat({"dataset": v1}), expected)
+    assert read_jsonstat_meta({"dataset": v1}).size == [2, 3]
+    v1["version"] = "2.0"
+    assert "version \"2.0\" but 'id' and 'size' inside 'dimension'" in _error(v1)

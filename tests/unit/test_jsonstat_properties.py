@@ -1,8 +1,10 @@
 """Property and fuzz tests for boso.jsonstat.
 
-Valid random cubes (1-4 dimensions, sizes 0-4 incl. 1, index as object or list or omitted for
-one-category dimensions, value/status as list or sparse object, status also as one string) must
-give a frame with prod(size) rows and the right code/label/value/status at every position.
+Valid random cubes (1-4 dimensions, sizes 0-4 incl. 1, sizes also as numeric strings, index as
+object or list or omitted for one-category dimensions, value/status as list or sparse object,
+values also as numeric strings or status symbols, status also as one string or an empty list)
+must give a frame with prod(size) rows and the right code/label/value/status at every position.
+The SSB client's check before storing must accept exactly the datasets the reader reads.
 Corrupted cubes must raise DataError and nothing else; a random mutation anywhere in the tree
 must either raise DataError or still give exactly prod(size) rows (never a truncated frame).
 """
@@ -21,8 +23,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pyjstat import pyjstat
 
-from boso.errors import DataError
+from boso.errors import DataError, FetchError
 from boso.jsonstat import read_jsonstat, read_jsonstat_codes_and_labels
+from boso.sources import ssb
 
 pytestmark = pytest.mark.filterwarnings("ignore:Shouldn't use this function:DeprecationWarning")
 
@@ -85,16 +88,31 @@ def cubes(draw: st.DrawFn, *, min_size: int = 0, for_pyjstat: bool = False) -> d
     raw_status = draw(
         st.lists(st.one_of(st.none(), st.sampled_from(SYMBOLS)), min_size=n, max_size=n)
     )
+    # JSON-stat also allows values as strings: numeric text is the number, and a status
+    # symbol in place of a value is a missing value carrying that symbol.
+    text_values = not for_pyjstat and draw(st.booleans())
+    values_sent: list[Any] = list(raw_values)
+    symbol_values: dict[int, str] = {}
+    if text_values:
+        for i, v in enumerate(raw_values):
+            if v is None and draw(st.booleans()):
+                symbol_values[i] = draw(st.sampled_from(SYMBOLS))
+                values_sent[i] = symbol_values[i]
+            elif v is not None and draw(st.booleans()):
+                values_sent[i] = repr(float(v)) if isinstance(v, float) else str(v)
     if draw(st.booleans()):
-        value: Any = raw_values
+        value: Any = values_sent
     else:
-        value = {str(i): v for i, v in enumerate(raw_values) if v is not None}
-    status_form = draw(st.sampled_from(["none", "list", "sparse", "string"]))
+        value = {str(i): v for i, v in enumerate(values_sent) if v is not None}
+    status_form = draw(
+        st.sampled_from(["none", "list", "sparse", "string"] + ([] if for_pyjstat else ["empty"]))
+    )
     cube = {
         "version": "2.0",
         "class": "dataset",
         "id": ids,
-        "size": sizes,
+        # Some producers send the sizes as numeric strings.
+        "size": [str(s) for s in sizes] if not for_pyjstat and draw(st.booleans()) else sizes,
         "dimension": dimension,
         "value": value,
     }
@@ -108,10 +126,16 @@ def cubes(draw: st.DrawFn, *, min_size: int = 0, for_pyjstat: bool = False) -> d
         cube["status"] = ".."
         expected_status = [".."] * n
     else:
+        if status_form == "empty":
+            cube["status"] = []
         expected_status = [""] * n
+    for i, symbol in symbol_values.items():
+        if not expected_status[i]:  # the dataset's own status for a cell wins
+            expected_status[i] = symbol
     values = np.array([np.nan if v is None else float(v) for v in raw_values], dtype=np.float64)
     return {
         "cube": cube,
+        "sizes": sizes,
         "codes": all_codes,
         "labels": all_labels,
         "values": values,
@@ -130,10 +154,10 @@ def _as_input(cube: dict[str, Any], form: str) -> Any:
 @given(case=cubes(), form=st.sampled_from(["dict", "text", "bytes"]))
 def test_valid_cubes_read_correctly(case: dict[str, Any], form: str) -> None:
     cube = case["cube"]
-    n = math.prod(cube["size"])
+    n = math.prod(case["sizes"])
     df = read_jsonstat_codes_and_labels(_as_input(cube, form))
     assert len(df) == n
-    positions = np.unravel_index(np.arange(n), cube["size"]) if n else [[]] * len(cube["id"])
+    positions = np.unravel_index(np.arange(n), case["sizes"]) if n else [[]] * len(cube["id"])
     for i, dim_id in enumerate(cube["id"]):
         expected_codes = [case["codes"][i][p] for p in positions[i]]
         expected_labels = [case["labels"][i][p] for p in positions[i]]
@@ -173,6 +197,7 @@ GARBAGE = [7, "x", True, 2.5, [1], {"a": 1}]
 
 def _corrupt(draw: st.DrawFn, case: dict[str, Any]) -> Any:
     cube = copy.deepcopy(case["cube"])
+    cube["size"] = list(case["sizes"])
     n = math.prod(cube["size"])
     kind = draw(
         st.sampled_from(
@@ -204,7 +229,9 @@ def _corrupt(draw: st.DrawFn, case: dict[str, Any]) -> Any:
         i = draw(st.integers(0, len(cube["size"]) - 1))
         cube["size"][i] += draw(st.sampled_from([-1, 1, 5]))
     elif kind == "garbage_value":
-        value[draw(st.integers(0, n - 1))] = draw(st.sampled_from(["1", True, [1], {"v": 1}]))
+        # Numeric strings and status symbols are valid values; other text is not.
+        junk = ["x1", "1,5", "NaN", "", True, [1], {"v": 1}]
+        value[draw(st.integers(0, n - 1))] = draw(st.sampled_from(junk))
     elif kind == "sparse_out_of_range":
         target = draw(st.sampled_from(["value", "status"]))
         cube[target] = {str(n + draw(st.integers(0, 10))): 1 if target == "value" else ".."}
@@ -213,7 +240,8 @@ def _corrupt(draw: st.DrawFn, case: dict[str, Any]) -> Any:
         key = draw(st.sampled_from(["-1", "1.0", "x", "", " 1", "١"]))
         cube[target] = {key: 1 if target == "value" else ".."}
     elif kind == "status_length":
-        length = draw(st.integers(0, n + 3).filter(lambda k: k not in (n, 1)))
+        # An empty array means "no symbols" and one symbol applies to every cell: both valid.
+        length = draw(st.integers(2, n + 3).filter(lambda k: k != n))
         cube["status"] = [".."] * length
     elif kind == "garbage_structure":
         dim = draw(st.sampled_from(cube["id"]))
@@ -286,12 +314,9 @@ _json_values = st.recursive(
 )
 
 
-@SETTINGS
-@given(case=cubes(), data=st.data())
-def test_random_mutation_is_data_error_or_complete_frame(
-    case: dict[str, Any], data: st.DataObject
-) -> None:
-    cube = copy.deepcopy(case["cube"])
+def _mutated(cube: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    """A copy of ``cube`` with one member anywhere in the tree replaced or deleted."""
+    cube = copy.deepcopy(cube)
     paths = _paths(cube)[1:]  # not the root itself
     path = data.draw(st.sampled_from(paths))
     parent = cube
@@ -301,12 +326,46 @@ def test_random_mutation_is_data_error_or_complete_frame(
         parent[path[-1]] = data.draw(_json_values)
     else:
         del parent[path[-1]]
+    return cube
+
+
+@SETTINGS
+@given(case=cubes(), data=st.data())
+def test_random_mutation_is_data_error_or_complete_frame(
+    case: dict[str, Any], data: st.DataObject
+) -> None:
+    cube = _mutated(case["cube"], data)
     try:
         df = read_jsonstat(cube)
     except DataError as exc:
         assert "\n" not in str(exc)
         return
-    n = math.prod(cube["size"])
+    n = math.prod(int(s) for s in cube["size"])
     assert len(df) == n
     if isinstance(cube["value"], list):
         assert len(cube["value"]) == n
+
+
+# ---------------------------------------------------------------------------------------------
+# One rule: what fetch stores is exactly what build reads
+
+
+@SETTINGS
+@given(case=cubes(), data=st.data(), mutate=st.booleans())
+def test_fetch_check_accepts_exactly_what_the_reader_reads(
+    case: dict[str, Any], data: st.DataObject, mutate: bool
+) -> None:
+    cube = _mutated(case["cube"], data) if mutate else case["cube"]
+    try:
+        read_jsonstat_codes_and_labels(cube)
+        reader_error = None
+    except DataError as exc:
+        reader_error = str(exc)
+    try:
+        ssb.check_dataset(cube, "SSB table 12008")
+        fetch_error = None
+    except FetchError as exc:
+        fetch_error = str(exc)
+    assert (reader_error is None) == (fetch_error is None), (reader_error, fetch_error)
+    if reader_error is not None:
+        assert fetch_error == f"SSB table 12008: {reader_error}"

@@ -20,7 +20,6 @@ If a v2 data request fails with 404/410 or is still unavailable after retries, t
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import json
 import math
@@ -30,9 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from boso.errors import FetchError, QueryError
+from boso.errors import DataError, FetchError, QueryError
+from boso.jsonstat import check_jsonstat, merge_jsonstat
 from boso.raw import RawFile, RawStore
 from boso.sources.http import GaveUpError, HttpClient, HttpStatusError, expect_json, response_json
 
@@ -632,67 +630,35 @@ def _send_v0(query: TableQuery, client: HttpClient, v0_base: str) -> tuple[bytes
 
 
 def check_dataset(doc: Any, where: str) -> dict[str, Any]:
-    """Check that ``doc`` is a complete JSON-stat2 dataset.
+    """Check that ``doc`` is a complete JSON-stat2 dataset, by the reader's own rule.
 
-    Checks ``class``, ``id``/``size``/``dimension`` agreement, that every dimension lists as
-    many categories as its size, that ``value`` holds exactly the product of ``size`` cells and
-    that ``status`` only points at cells that exist. Symbols are not restricted: an unknown one
-    is kept for the reader to report rather than losing the whole table here.
+    The rule lives in :func:`boso.jsonstat.check_jsonstat` (``strict_v2``: one dataset in the
+    2.0 layout, as PxWebApi sends it), so what is fetched is exactly what ``build`` can read.
 
     Raises:
         FetchError: Naming ``where`` and what is wrong (a truncated or invalid response).
     """
-    if not isinstance(doc, dict):
-        raise FetchError(f"{where}: response is not a JSON object")
-    for key in ("id", "size", "dimension", "value"):
-        if key not in doc:
-            raise FetchError(f"{where}: response lacks JSON-stat2 key {key!r}")
-    if doc.get("class", "dataset") != "dataset":
-        raise FetchError(f"{where}: JSON-stat class is {doc.get('class')!r}, expected 'dataset'")
-    ids, sizes, dims = doc["id"], doc["size"], doc["dimension"]
-    if not isinstance(ids, list) or not isinstance(sizes, list) or len(ids) != len(sizes):
-        raise FetchError(f"{where}: 'id' and 'size' must be lists of equal length")
-    if not all(isinstance(s, int) and s >= 0 for s in sizes):
-        raise FetchError(f"{where}: 'size' must hold non-negative integers")
-    for dim_id, size in zip(ids, sizes, strict=True):
-        dim = dims.get(dim_id) if isinstance(dims, dict) else None
-        if not isinstance(dim, dict) or not isinstance(dim.get("category"), dict):
-            raise FetchError(f"{where}: dimension {dim_id!r} missing or without 'category'")
-        n = len(_category_codes(dim["category"], where))
-        if n != size:
-            raise FetchError(
-                f"{where}: dimension {dim_id!r} has {n} categories but size says {size}"
-            )
-    cells = math.prod(sizes)
-    values = doc["value"]
-    if isinstance(values, list):
-        if len(values) != cells:
-            raise FetchError(
-                f"{where}: {len(values)} values but the sizes {sizes} give {cells} cells "
-                "(truncated response?)"
-            )
-    elif isinstance(values, dict):
-        if any(not str(k).isdigit() or int(k) >= cells for k in values):
-            raise FetchError(f"{where}: 'value' has positions outside 0..{cells - 1}")
-    else:
-        raise FetchError(f"{where}: 'value' must be a list or an object")
-    status = doc.get("status")
-    if isinstance(status, dict):
-        bad = [k for k in status if not str(k).isdigit() or int(k) >= cells]
-        if bad:
-            raise FetchError(f"{where}: 'status' has positions outside 0..{cells - 1}: {bad[:3]}")
-    elif isinstance(status, list) and len(status) not in (0, 1, cells):
-        raise FetchError(f"{where}: 'status' list has {len(status)} entries for {cells} cells")
-    return doc
+    try:
+        check_jsonstat(doc, strict_v2=True)
+    except DataError as exc:
+        raise FetchError(f"{where}: {exc}") from None
+    return _int_sizes(doc)
 
 
 def validate_jsonstat_bytes(content: bytes, where: str) -> dict[str, Any]:
     """Parse and check raw JSON-stat2 bytes (see :func:`check_dataset`)."""
     try:
-        doc = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{where}: response is not valid JSON ({exc})") from None
-    return check_dataset(doc, where)
+        doc = check_jsonstat(content, strict_v2=True)
+    except DataError as exc:
+        raise FetchError(f"{where}: {exc}") from None
+    return _int_sizes(doc)
+
+
+def _int_sizes(doc: dict[str, Any]) -> dict[str, Any]:
+    if any(type(size) is not int for size in doc["size"]):
+        # The format allows sizes as numeric strings; the client counts cells with them.
+        return {**doc, "size": [int(size) for size in doc["size"]]}
+    return doc
 
 
 def _check_matches(doc: dict[str, Any], query: TableQuery, where: str) -> None:
@@ -711,107 +677,21 @@ def _check_matches(doc: dict[str, Any], query: TableQuery, where: str) -> None:
             )
 
 
-def _dense(doc: dict[str, Any], key: str) -> np.ndarray:
-    cells = math.prod(doc["size"])
-    out = np.empty(cells, dtype=object)
-    out[:] = None
-    data = doc.get(key)
-    if isinstance(data, list):
-        if len(data) == cells:
-            out[:] = data
-        elif len(data) == 1:
-            out[:] = data[0]
-    elif isinstance(data, dict):
-        for pos, item in data.items():
-            out[int(pos)] = item
-    elif isinstance(data, str) and key == "status":
-        out[:] = data
-    return out
-
-
-def merge_datasets(parts: Sequence[dict[str, Any]], dim: str, order: Sequence[str] | None = None):
+def merge_datasets(
+    parts: Sequence[dict[str, Any]], dim: str, order: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Concatenate JSON-stat2 datasets that differ only in dimension ``dim``.
 
-    Args:
-        parts: Datasets with the same ``id`` and the same categories in every other dimension.
-        dim: The dimension the query was split along.
-        order: The wanted category order of ``dim`` (default: the parts' order).
-
-    Returns:
-        One JSON-stat2 dataset: ``dim`` holds every part's categories in ``order``, ``size``,
-        ``value`` (row-major) and ``status`` (sparse, position -> symbol) are re-laid out, and
-        ``updated`` is the latest of the parts'.
+    See :func:`boso.jsonstat.merge_jsonstat`, which does the work.
 
     Raises:
         FetchError: The parts do not fit together (other dimensions differ, or a category
-            occurs in two parts).
+            occurs in two parts), or a part is not a valid dataset.
     """
-    if not parts:
-        raise FetchError("nothing to merge")
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    ids = first["id"]
-    if dim not in ids:
-        raise FetchError(f"cannot merge on {dim!r}: not a dimension of the response")
-    axis = ids.index(dim)
-    for part in parts[1:]:
-        if part["id"] != ids:
-            raise FetchError(f"cannot merge parts with dimensions {ids} and {part['id']}")
-        for other in ids:
-            if other == dim:
-                continue
-            a = _category_codes(first["dimension"][other]["category"], other)
-            b = _category_codes(part["dimension"][other]["category"], other)
-            if a != b:
-                raise FetchError(f"cannot merge parts: dimension {other!r} differs between parts")
-
-    # Category codes of `dim` in each part, and where each will go in the merged cube.
-    part_codes = [_category_codes(p["dimension"][dim]["category"], dim) for p in parts]
-    all_codes = [c for codes in part_codes for c in codes]
-    if len(set(all_codes)) != len(all_codes):
-        raise FetchError(f"cannot merge parts: a {dim!r} category occurs in two parts")
-    if order is not None:
-        rank = {c: i for i, c in enumerate(order)}
-        tail = len(rank)
-        merged_codes = sorted(all_codes, key=lambda c: rank.get(c, tail))
-    else:
-        merged_codes = all_codes
-    new_pos = {c: i for i, c in enumerate(merged_codes)}
-
-    sizes = list(first["size"])
-    merged_size = list(sizes)
-    merged_size[axis] = len(merged_codes)
-    values = np.empty(merged_size, dtype=object)
-    status = np.empty(merged_size, dtype=object)
-    for part, codes in zip(parts, part_codes, strict=True):
-        shape = list(part["size"])
-        target = [new_pos[c] for c in codes]
-        index: list[Any] = [slice(None)] * len(ids)
-        index[axis] = target
-        values[tuple(index)] = _dense(part, "value").reshape(shape)
-        status[tuple(index)] = _dense(part, "status").reshape(shape)
-
-    # Every other member stays as SSB sent it (a deep copy, without the big value arrays).
-    merged = copy.deepcopy({k: v for k, v in first.items() if k not in ("value", "status")})
-    merged["size"] = merged_size
-    merged["value"] = values.ravel().tolist()
-    flat_status = status.ravel()
-    merged["status"] = {str(i): s for i, s in enumerate(flat_status) if s is not None}
-    updates = [p.get("updated") for p in parts if p.get("updated")]
-    if updates:
-        merged["updated"] = max(updates)
-    category = merged["dimension"][dim]["category"]
-    category["index"] = {c: i for i, c in enumerate(merged_codes)}
-    for key in ("label", "note", "unit", "child", "coordinates"):
-        combined: dict[str, Any] = {}
-        for part in parts:
-            got = part["dimension"][dim]["category"].get(key)
-            if isinstance(got, dict):
-                combined.update(got)
-        if combined:
-            category[key] = {c: combined[c] for c in merged_codes if c in combined}
-    return merged
+    try:
+        return merge_jsonstat(parts, dim, order)
+    except DataError as exc:
+        raise FetchError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1033,18 +913,8 @@ def with_optional(
 
 
 def _validate_for_store(content: bytes, where: str) -> None:
-    doc = validate_jsonstat_bytes(content, where)
-    try:
-        from boso.jsonstat import read_jsonstat_meta
-    except ImportError:  # the local structural check above is enough on its own
-        return
-    from boso.errors import DataError
-
-    try:
-        # The same reader the build uses: what it cannot read is not stored.
-        read_jsonstat_meta(doc)
-    except DataError as exc:
-        raise FetchError(f"{where}: {exc}") from None
+    # The same full check as build's reader: what it cannot read is not stored.
+    validate_jsonstat_bytes(content, where)
 
 
 def _json(response: Any, url: str) -> Any:
