@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from boso.chapter.model import SYNTHETIC_NOTICE, Chapter
-from boso.chapter.render import FIGURE_WIDTH, print_figures, render_html
+from boso.chapter.render import CSS, FIGURE_WIDTH, print_figures, render_html
 from boso.errors import BosoError
 from boso.static_export import StaticExportUnavailableError, browser_path, unavailable_reason
 
@@ -43,10 +43,17 @@ CHROMIUM_ARGS = [
 #: A figure that plotly.js has not drawn within this time is an error, not a blank figure.
 DRAW_TIMEOUT_MS = 60_000
 
-#: Replaces the primed page's document (plotly.js stays loaded in the window) and draws.
+#: Replaces the primed page's body and stylesheet (plotly.js stays loaded) and draws.
 _DRAW_JS = """
-async ([head, body, figures]) => {
-  document.head.innerHTML = head;
+async ([css, body, figures]) => {
+  // The head keeps plotly.js's own stylesheet (it stacks the figure's SVG layers).
+  let style = document.getElementById("boso-chapter-css");
+  if (!style) {
+    style = document.createElement("style");
+    style.id = "boso-chapter-css";
+    document.head.appendChild(style);
+  }
+  style.textContent = css;
   document.body.innerHTML = body;
   let drawn = 0;
   for (const [anchor, f] of Object.entries(figures)) {
@@ -134,9 +141,9 @@ class Browser:
         page = self._primed_page()
         try:
             html = render_html(chapter, "pdf")
-            head = html.split("<head>", 1)[1].split("</head>", 1)[0]
             body = html.split("<body>", 1)[1].rsplit("</body>", 1)[0]
-            drawn = page.evaluate(_DRAW_JS, [head, body, print_figures(chapter)])
+            css = CSS.read_text("utf-8")
+            drawn = page.evaluate(_DRAW_JS, [css, body, print_figures(chapter)])
             if drawn != len(chapter.figures):
                 raise ChapterError(
                     f"{chapter.kommunenummer}: plotly.js tegnet {drawn} av "
