@@ -168,7 +168,12 @@ class Chapter:
             if finding is None:
                 continue
             lines.append(
-                {"number": str(section.number), "title": section.title, "text": finding.text}
+                {
+                    "number": str(section.number),
+                    "title": section.title,
+                    "text": finding.text,
+                    "ref": finding.ref,
+                }
             )
         return lines
 
