@@ -150,9 +150,11 @@ def test_kommune_page_links_both_files_and_a_rerun_changes_nothing(chapters: dic
     assert 'href="statistikkvedlegg.pdf">Statistikkvedlegg (PDF)' in page
     assert 'href="statistikkvedlegg.docx">Statistikkvedlegg (Word)' in page
     before = {p.name: p.stat().st_mtime_ns for p in asker.glob("statistikkvedlegg.*")}
-    summary = runner.run_chapters(KOMMUNER, root=chapters["root"], progress=False)
+    summary = runner.run_chapters(["3203"], root=chapters["root"], progress=False)
+    summary.results += runner.run_chapters(
+        ["3201"], formats=("pdf",), root=chapters["root"], progress=False
+    ).results
     assert sorted((r.kommunenummer, r.analysis, r.status) for r in summary.results) == [
-        ("3201", "statistikkvedlegg.docx", "ok"),  # never built before: built now
         ("3201", "statistikkvedlegg.pdf", "skipped"),
         ("3203", "statistikkvedlegg.docx", "skipped"),
         ("3203", "statistikkvedlegg.pdf", "skipped"),
