@@ -423,10 +423,17 @@ def source_rows(provenance: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
         source = str(prov.get("source") or "")
         if source == "register":
             continue  # the kommune's own register is described in its section
+        label = names.get(source, source)
+        name = str(prov.get("dataset") or prov.get("name") or "")
+        for prefix in (label, source.upper(), "KLASS"):
+            # "SSB 05940 Byggeareal" under "SSB" reads "05940 Byggeareal".
+            if prefix and name.startswith(prefix + " "):
+                name = name[len(prefix) + 1 :]
+                break
         rows.append(
             {
-                "source": names.get(source, source),
-                "name": str(prov.get("dataset") or prov.get("name") or ""),
+                "source": label,
+                "name": name,
                 "retrieved": str(prov.get("fetched_at") or "")[:10],
                 "synthetic": bool(prov.get("synthetic")),
             }
