@@ -267,6 +267,34 @@ class ChapterSummary(RunSummary):
 # Orchestration
 
 
+def discover(reports_dir: Path) -> tuple[dict[str, list[Any]], dict[str, str]]:
+    """Executed reports per kommune in the site's order, and kommuner with an unreadable one.
+
+    Like ``boso.site.discover_reports``, but a broken notebook fails only its own kommune
+    (error notebooks ``<analysis>.error.ipynb`` from a failed run are left out).
+    """
+    from boso import site
+
+    found: dict[str, list[Any]] = {}
+    broken: dict[str, str] = {}
+    if not reports_dir.is_dir():
+        return found, broken
+    for folder in sorted(reports_dir.iterdir()):
+        knr = folder.name[:4]
+        if not (folder.is_dir() and knr.isdigit() and folder.name[4:5] == "-"):
+            continue
+        for path in sorted(folder.glob("*.ipynb")):
+            if path.name.startswith(".") or path.name.endswith(".error.ipynb"):
+                continue
+            try:
+                found.setdefault(knr, []).append(site.read_report_meta(path, knr))
+            except BosoError as exc:
+                broken.setdefault(knr, str(exc))
+    for reports in found.values():
+        reports.sort(key=lambda r: r.order)
+    return found, broken
+
+
 def _kostra_text(row: Mapping[str, Any]) -> str:
     kostra = str(row.get("kostragruppenavn") or row.get("kostragruppe") or "")
     if kostra.startswith("EKG") and kostra[3:].isdigit():
@@ -322,7 +350,7 @@ def run_chapters(
     registry = site.validate_registry(inputs.registry)
     selected = select_kommuner(registry, kommune=list(kommuner))
     rows = {r["kommunenummer"]: r for r in registry.to_dict("records")}
-    reports = site.discover_reports(inputs.reports_dir)
+    reports, broken = discover(Path(inputs.reports_dir))
     latest = site.latest_values(inputs.indicator_tables)
     catalog = [site.indicator_info(c) for c in inputs.catalog]
     labels = {c.id: c.label for c in catalog}
@@ -336,21 +364,25 @@ def run_chapters(
     todo: list[ChapterJob] = []
     for knr, navn in selected:
         folder = p.site / "kommuner" / site.kommune_dir(knr, navn)
-        own = [r for r in reports.get(knr, []) if not r.path.name.endswith(".error.ipynb")]
-        if not own:
-            if require_reports:
-                for fmt in formats:
-                    summary.results.append(
-                        ReportResult(
-                            knr,
-                            navn,
-                            f"{BASENAME}.{fmt}",
-                            output_path(folder, fmt),
-                            FAILED,
-                            error=f"ingen kjørte rapporter: kjør `boso reports --kommune {knr}`",
-                        )
+        own = reports.get(knr, [])
+        if knr in broken or (not own and require_reports):
+            error = (
+                broken.get(knr) or f"ingen kjørte rapporter: kjør `boso reports --kommune {knr}`"
+            )
+            for fmt in formats:
+                summary.results.append(
+                    ReportResult(
+                        knr,
+                        navn,
+                        f"{BASENAME}.{fmt}",
+                        output_path(folder, fmt),
+                        FAILED,
+                        error=error,
                     )
+                )
             continue
+        if not own:
+            continue  # --all / --fylke: a kommune without reports gets no chapter
         headlines = site.headline_numbers(latest, knr, labels)
         row = rows[knr]
         info = {
