@@ -4,8 +4,9 @@ Measured in fresh processes, in a temporary project (``data/`` linked, a copy of
 reports of a few kommuner), so the project's ``_site/`` is not touched:
 
 (a) one kommune, both formats, ``--jobs 1``, cold (interpreter, browser and plotly.js start);
-(b) ``N`` kommuner (default 4), both formats, default jobs: seconds per kommune, extrapolated
-    linearly to all kommuner in the registry (said so in the table: only N are built);
+(b) ``N`` kommuner (default 4), both formats, one worker per core (as ``--all`` runs): seconds
+    per kommune, extrapolated linearly to all kommuner in the registry (said so in the table:
+    only N are built);
 (c) a no-op rerun of (b) (every file up to date).
 
 The reports batch (`boso reports`) is shown beside it, read from its own section of
@@ -84,7 +85,8 @@ def run() -> str:
     if not have:
         raise SystemExit("bench_chapter: no executed reports (run `boso reports --kommune 3203`)")
     n = int(os.environ.get("BOSO_BENCH_CHAPTER_KOMMUNER", "4"))
-    jobs = int(os.environ.get("BOSO_BENCH_JOBS", "0") or 0) or None
+    # As many workers as `--all` would use (a sample of 4 would otherwise get one).
+    jobs = int(os.environ.get("BOSO_BENCH_JOBS", "0") or 0) or os.cpu_count() or 1
     template = "3203" if "3203" in have else sorted(have)[0]
     sample = sorted(have)[:n]
     stand_ins = [k for k in sorted(names) if k not in have][: max(0, n - len(sample))]
