@@ -617,7 +617,10 @@ def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteMo
         headlines = headline_numbers(latest, knr, labels)
         chapter_links = [
             {"href": f"statistikkvedlegg.{fmt}", "text": text}
-            for fmt, text in (("pdf", "Statistikkvedlegg (PDF)"), ("docx", "Statistikkvedlegg (Word)"))
+            for fmt, text in (
+                ("pdf", "Statistikkvedlegg (PDF)"),
+                ("docx", "Statistikkvedlegg (Word)"),
+            )
             if fmt in inputs.chapters.get(knr, ())
         ]
         content = env.get_template("content_kommune.html.j2").render(
