@@ -204,3 +204,18 @@ def test_chapter_code_digest_changes_with_the_template(monkeypatch: pytest.Monke
     assert before == runner.chapter_digest()
     monkeypatch.setattr("boso.__version__", "0.0.0-test")
     assert runner.chapter_digest() != before
+
+
+def test_chapter_code_does_not_rerun_the_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from boso import reports
+
+    package = tmp_path / "boso"
+    (package / "chapter").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "chapter" / "model.py").write_text("A = 1")
+    monkeypatch.setattr(reports.boso, "__file__", str(package / "__init__.py"))
+    first = reports.package_digest()
+    (package / "chapter" / "model.py").write_text("A = 2")
+    assert reports.package_digest() == first
