@@ -4,16 +4,17 @@
   ``chromium``, the same browser kaleido uses for ``boso.static_export``); plotly.js draws every
   figure from the report's figure JSON as SVG, and ``page.pdf`` prints A4 with a running header
   (the synthetic-data notice) and page numbers. Figures stay vector graphics.
-* **Word**: the same page, still open, screenshots each drawn figure at
-  :data:`SCALE` × (≥ 200 dpi at its printed width); pandoc turns the Word variant of the HTML
-  (``<img>`` instead of plot divs) into docx with real headings, captions and tables, and
-  python-docx sets A4, margins, page breaks and the notice in the page header.
+* **Word**: the same page, still open, exports each drawn figure as PNG with plotly.js's own
+  ``Plotly.toImage`` at :data:`SCALE` × (≥ 200 dpi as placed); pandoc turns the Word variant
+  of the HTML (``<img>`` instead of plot divs) into docx with real headings, captions and
+  tables, and python-docx sets A4, margins, page breaks and the notice in the page header.
 
 One browser per worker process serves every kommune it builds (:class:`Browser`).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -26,8 +27,9 @@ from boso.chapter.render import CSS, FIGURE_WIDTH, print_figures, render_html
 from boso.errors import BosoError
 from boso.static_export import StaticExportUnavailableError, browser_path, unavailable_reason
 
-#: Device scale factor for the Word images: 640 CSS px × 2.2 = 1408 px over 16.9 cm ≈ 211 dpi.
-SCALE = 2.2
+#: Scale of the Word images: 640 CSS px × 2 = 1280 px; Word places them at the text width
+#: (≤ 16.9 cm), so ≥ 192 dpi at the natural size and ≈ 220 dpi as placed.
+SCALE = 2.0
 DPI = round(96 * SCALE)
 FORMATS = ("pdf", "docx")
 CHROMIUM_ARGS = [
@@ -44,6 +46,17 @@ CHROMIUM_ARGS = [
 DRAW_TIMEOUT_MS = 60_000
 
 #: Replaces the primed page's body and stylesheet (plotly.js stays loaded) and draws.
+#: Plotly's own static export (what kaleido runs too) of every drawn figure, all at once.
+_IMAGES_JS = """
+async (scale) => {
+  const plots = Array.from(document.querySelectorAll(".plot"));
+  const urls = await Promise.all(plots.map((el) => Plotly.toImage(el, {
+    format: "png", scale, width: el._fullLayout.width, height: el._fullLayout.height,
+  })));
+  return Object.fromEntries(plots.map((el, i) => [el.dataset.figure, urls[i]]));
+}
+"""
+
 _DRAW_JS = """
 async ([css, body, figures]) => {
   // The head keeps plotly.js's own stylesheet (it stacks the figure's SVG layers).
@@ -118,9 +131,7 @@ class Browser:
             self._browser = self._pw.chromium.launch(
                 executable_path=browser_path(), args=CHROMIUM_ARGS
             )
-            self._context = self._browser.new_context(
-                device_scale_factor=SCALE, viewport={"width": 900, "height": 1200}
-            )
+            self._context = self._browser.new_context(viewport={"width": 900, "height": 1200})
         except Exception:
             self._pw.stop()
             raise
@@ -161,10 +172,8 @@ class Browser:
                     footer_template=footer_template(chapter),
                 )
             if "docx" in formats:
-                images = {
-                    f.anchor: page.locator(f"#plot-{f.anchor}").screenshot(type="png")
-                    for f in chapter.figures
-                }
+                urls = page.evaluate(_IMAGES_JS, SCALE) if chapter.figures else {}
+                images = {a: base64.b64decode(u.split(",", 1)[1]) for a, u in urls.items()}
                 out["docx"] = to_docx(chapter, images)
             return out
         except BaseException:
