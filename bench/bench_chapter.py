@@ -151,7 +151,9 @@ def run() -> str:
         "",
         "Seconds are wall-clock for a fresh `python` process (imports, inputs, hashing "
         "included). Most of a kommune's time is Chromium: plotly.js drawing ≈ 20 figures, "
-        "printing the PDF, and the ≥ 200 dpi figure images for Word.",
+        "printing the PDF, and the ≥ 200 dpi figure images for Word. The sample run pays one "
+        "browser start per worker for only a few kommuner each; over all kommuner that start is "
+        "spread thinner, so the extrapolation is an upper bound at this load.",
     ]
     if batch["failed"] or one["failed"]:
         lines.append(f"Errors: {batch['errors'] or one['errors']}")
