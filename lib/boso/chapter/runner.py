@@ -209,11 +209,19 @@ def _run_jobs(
     jobs: list[ChapterJob], workers: int, record: Callable[[ChapterJob, dict[str, Any]], None]
 ) -> None:
     if workers == 1:
-        try:
-            for job in jobs:
-                record(job, build_job(job))
-        finally:
-            _close_browser()
+        # In a thread of its own: Playwright's sync API refuses to start in a thread that runs
+        # an asyncio loop (a Jupyter kernel, or another Playwright session such as a test's).
+        from concurrent.futures import ThreadPoolExecutor
+
+        def serial() -> None:
+            try:
+                for job in jobs:
+                    record(job, build_job(job))
+            finally:
+                _close_browser()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="boso-chapter") as pool:
+            pool.submit(serial).result()
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
