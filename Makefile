@@ -33,8 +33,11 @@ reports: data
 
 # A failed report must not keep the others off the site: build the site anyway, then exit with
 # the runner's status so the failure is not hidden.
+# The statistikkvedlegg (PDF/Word) go into _site/kommuner/<knr>-<slug>/ before the site is
+# rebuilt, so the site links and keeps them; without Chromium that step says so in one line.
 site: data
 	@status=0; $(BIN)/boso reports $(KOMMUNER) $(if $(JOBS),--jobs $(JOBS)) || status=$$?; \
+	$(BIN)/boso chapter $(KOMMUNER) --skip-if-no-browser $(if $(JOBS),--jobs $(JOBS)) || status=$$?; \
 	$(BIN)/boso site && exit $$status
 
 lint: $(BIN)/.installed
@@ -48,6 +51,11 @@ browser-deps:
 	    echo "Installing Debian chromium for the browser tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing and cannot be installed here: browser tests will be skipped"; fi; }
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian poppler-utils (pdftoppm) for the chapter tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	  else echo "pdftoppm is missing and cannot be installed here: PDF page images will be skipped"; fi; }
 
 test: $(BIN)/.installed browser-deps lint
 	BOSO_SNAPSHOT=$(abspath $(SNAPSHOT)) $(BIN)/pytest

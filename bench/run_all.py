@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import update_section  # noqa: E402
 
-BENCHES = ["jsonstat", "reports", "site"]
+BENCHES = ["jsonstat", "reports", "site", "chapter"]
 
 if __name__ == "__main__":
     only = sys.argv[1:] or BENCHES

@@ -88,6 +88,12 @@ def _cmd_site(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
+def _cmd_chapter(args: argparse.Namespace) -> int:
+    from boso.chapter import run_cli
+
+    return run_cli(args)
+
+
 def _cmd_register(args: argparse.Namespace) -> int:
     from boso.register import run_cli
 
@@ -156,6 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     site.add_argument("--jobs", type=int, default=None, help="parallelle prosesser")
     site.set_defaults(func=_cmd_site)
+
+    chapter = sub.add_parser(
+        "chapter", help="lag statistikkvedlegg (PDF og Word) per kommune i nettstedet"
+    )
+    chapter_target = chapter.add_mutually_exclusive_group(required=True)
+    chapter_target.add_argument("--kommune", nargs="+", help="kommunenummer")
+    chapter_target.add_argument("--fylke", nargs="+", help="fylkesnummer (2 siffer)")
+    chapter_target.add_argument("--all", action="store_true", help="alle kommuner med rapporter")
+    chapter.add_argument(
+        "--format", nargs="+", choices=["pdf", "docx"], help="bare disse formatene"
+    )
+    chapter.add_argument("--jobs", type=int, default=None, help="parallelle prosesser")
+    chapter.add_argument("--force", action="store_true", help="lag også uendrede vedlegg")
+    chapter.add_argument(
+        "--skip-if-no-browser",
+        action="store_true",
+        help="uten Chromium: si fra på én linje og avslutt med status 0 (make site)",
+    )
+    chapter.set_defaults(func=_cmd_chapter)
 
     register = sub.add_parser("register", help="kommunens boligregister")
     register_sub = register.add_subparsers(dest="action", required=True)

@@ -318,9 +318,10 @@ def _sha256_file(path: Path) -> str:
 
 #: Parts of the package that cannot change a report's content: the fetchers and the build
 #: (their effect reaches reports through the processed files, which are hashed), the site's
-#: templates and assets, the CLI and this runner.
+#: templates and assets, the chapter documents (built from reports), the CLI and this runner.
 _NOT_REPORT_CODE = (
     "sources/",
+    "chapter/",
     "templates/",
     "assets/",
     "cli.py",

@@ -188,6 +188,8 @@ class SiteInputs:
             synthetic, dataset, table_id``).
         indicator_tables: Processed indicator tables by id, for the headline numbers.
         quarto_config: The project's ``_quarto.yml`` (copied into the Quarto sources).
+        chapters: Statistikkvedlegg files per kommune (``boso chapter``), linked from the
+            kommune page and kept when the site is rebuilt.
     """
 
     registry: pd.DataFrame
@@ -196,6 +198,8 @@ class SiteInputs:
     provenance: Sequence[Mapping[str, Any]] = ()
     indicator_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     quarto_config: Path | None = None
+    # Kommunenummer → formats ("pdf", "docx") of the statistikkvedlegg already published.
+    chapters: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -623,8 +627,16 @@ def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteMo
                 if a not in present
             ]
         headlines = headline_numbers(latest, knr, labels)
+        chapter_links = [
+            {"href": f"statistikkvedlegg.{fmt}", "text": text}
+            for fmt, text in (
+                ("pdf", "Statistikkvedlegg (PDF)"),
+                ("docx", "Statistikkvedlegg (Word)"),
+            )
+            if fmt in inputs.chapters.get(knr, ())
+        ]
         content = env.get_template("content_kommune.html.j2").render(
-            kommune=info, headlines=headlines, reports=listed
+            kommune=info, headlines=headlines, reports=listed, chapter=chapter_links
         )
         pages.append(
             Page(
@@ -1575,6 +1587,9 @@ def build_site(
             json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8"
         )
         os.chmod(build_dir, 0o755)  # mkdtemp makes it 0700; a served site must be readable
+        from boso.chapter.runner import keep_chapters  # boso chapter's files outlive a rebuild
+
+        keep_chapters(site_dir, build_dir)
         _swap_in(build_dir, site_dir)
     except BaseException:
         shutil.rmtree(build_dir, ignore_errors=True)
@@ -1642,6 +1657,8 @@ def load_inputs(root: Path | None = None) -> SiteInputs:
         if path.is_file():
             tables[indicator] = pd.read_parquet(path)
     config = p.root / "_quarto.yml"
+    from boso.chapter.runner import published_chapters
+
     return SiteInputs(
         registry=_load_registry(p.processed),
         reports_dir=p.reports,
@@ -1649,6 +1666,7 @@ def load_inputs(root: Path | None = None) -> SiteInputs:
         provenance=provenance,
         indicator_tables=tables,
         quarto_config=config if config.is_file() else None,
+        chapters=published_chapters(p.site),
     )
 
 
