@@ -99,12 +99,15 @@ def _indicator_of(df: pd.DataFrame) -> str:
 
 # --------------------------------------------------------------------------------- captions
 def source_text(kilde: str) -> str:
-    """``"SSB 12008"`` → ``"SSB, tabell 12008"``; other sources pass through."""
+    """``"SSB 12008"`` → ``"SSB, tabell 12008"``; other sources pass through.
+
+    A table id that is not a StatBank number (boso's own name for a file, e.g. ``STARTLAN``)
+    means nothing to a reader: the caption names SSB alone.
+    """
     match = re.fullmatch(r"SSB\s+(\S+)", kilde.strip())
     if match:
         table = match.group(1)
-        suffix = " (tabell-ID ikke verifisert)" if not table.isdigit() else ""
-        return f"SSB, tabell {table}{suffix}"
+        return f"SSB, tabell {table}" if table.isdigit() else "SSB"
     return kilde
 
 

@@ -80,8 +80,8 @@ def test_caption_names_tables_and_dates() -> None:
         ["Asker: prikket (:) i 2017."],
     )
     assert caption == (
-        "Kilde: SSB, tabell 12008 (Kommunalt disponerte boliger), SSB, tabell STARTLAN "
-        "(tabell-ID ikke verifisert) (Startlån) og IMDi. Hentet 2026-11-22. "
+        "Kilde: SSB, tabell 12008 (Kommunalt disponerte boliger), SSB (Startlån) og IMDi. "
+        "Hentet 2026-11-22. "
         "Sist oppdatert hos kilden 2025-06-16. Asker: prikket (:) i 2017."
     )
 
