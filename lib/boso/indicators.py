@@ -68,7 +68,9 @@ def comparison(
         # processed.comparison builds a categorical from region names and fails when two
         # levels share a name (Oslo kommune / Oslo fylke); assemble the same rows here.
         df = _comparison_rows(indicator, kommunenummer)
-    return _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    return processed.reader_order(
+        _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    )
 
 
 def _comparison_rows(indicator: str, kommunenummer: str) -> pd.DataFrame:
@@ -103,7 +105,9 @@ def kommune_series(
     from boso import processed
 
     df = processed.load_indicator(indicator, kommunenummer=kommunenummer)
-    return _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    return processed.reader_order(
+        _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    )
 
 
 def comparisons(
