@@ -40,6 +40,14 @@ class Indicator:
     weight: str | None = None
     imdi_series: str | None = None
     hidden: bool = False
+    decimals: int | None = None
+
+    @property
+    def shown_decimals(self) -> int:
+        """Digits after the decimal comma when a value is shown: counts are whole numbers."""
+        if self.decimals is not None:
+            return int(self.decimals)
+        return 0 if self.kind == "count" else 1
 
     @property
     def raw_file(self) -> str:

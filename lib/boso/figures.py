@@ -73,6 +73,7 @@ class Meta:
     label: str
     unit: str
     kind: str
+    decimals: int = 1
 
 
 def indicator_meta(indicator: str, df: pd.DataFrame | None = None) -> Meta:
@@ -84,11 +85,13 @@ def indicator_meta(indicator: str, df: pd.DataFrame | None = None) -> Meta:
         from boso.catalog import load_catalog
 
         entry = load_catalog()[indicator]
-        return Meta(str(entry.label), unit or str(entry.unit), str(entry.kind))
+        return Meta(
+            str(entry.label), unit or str(entry.unit), str(entry.kind), entry.shown_decimals
+        )
     except Exception:  # noqa: BLE001 - a missing catalog must not break a figure
         label = indicator.replace("_", " ").capitalize()
         kind = "rate" if unit and ("per" in unit or unit == "prosent") else "count"
-        return Meta(label, unit, kind)
+        return Meta(label, unit, kind, 0 if kind == "count" else 1)
 
 
 def _indicator_of(df: pd.DataFrame) -> str:
@@ -516,7 +519,9 @@ def base_layout(title: str, ytitle: str = "", xtitle: str = "År", **extra: Any)
     return layout
 
 
-def _yformat(values: Iterable[float]) -> str:
+def _yformat(values: Iterable[float], decimals: int | None = None) -> str:
+    if decimals is not None:  # the indicator's declared precision
+        return f",.{int(decimals)}f"
     finite = [abs(v) for v in values if v is not None and not math.isnan(v)]
     top = max(finite, default=0)
     return ",.0f" if top >= 100 else ",.1f" if top >= 1 else ",.2f"
@@ -658,7 +663,13 @@ def _comparison_finding(df: pd.DataFrame, meta: Meta) -> str:
     names = list(values)
     place = names[0]
     return text.level_sentence(
-        meta.label, place, year, values[place], meta.unit, {n: values[n] for n in names[1:]}
+        meta.label,
+        place,
+        year,
+        values[place],
+        meta.unit,
+        {n: values[n] for n in names[1:]},
+        decimals=meta.decimals,
     )
 
 
@@ -687,7 +698,7 @@ def lines(
     if not _has_values(df):
         return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
     fig = go.Figure()
-    fmt = _yformat(df[value])
+    fmt = _yformat(df[value], meta.decimals if value == "verdi" else None)
     empty_regions = []
     for region in indicators.region_order(df):
         part = df.loc[df["sammenligning"] == region]
@@ -726,6 +737,7 @@ def _growth_finding(df: pd.DataFrame, subject: str) -> str:
         first.percent_per_year,
         {g.region: g.percent_per_year for g in others},
         meta.unit,
+        decimals=meta.decimals,
     )
 
 
@@ -776,14 +788,14 @@ def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = N
     rows = df.loc[df["aar"] == year]
     order = [r for r in indicators.region_order(df) if r in values]
     levels = {r: str(rows.loc[rows["sammenligning"] == r, "nivaa"].iloc[0]) for r in order}
-    fmt = _yformat(values.values())
+    fmt = _yformat(values.values(), meta.decimals)
     fig = go.Figure(
         go.Bar(
             y=order[::-1],
             x=_none(values[r] for r in order[::-1]),
             orientation="h",
             marker={"color": [LEVEL_COLORS.get(levels[r], "#333") for r in order[::-1]]},
-            text=[text.fmt_value(values[r], meta.unit) for r in order[::-1]],
+            text=[text.fmt_value(values[r], meta.unit, meta.decimals) for r in order[::-1]],
             textposition="auto",
             hovertemplate=f"%{{y}}: %{{x:{fmt}}}<extra></extra>",
             name=str(year),
@@ -819,7 +831,9 @@ def series_bars(
     if data.empty or not data["verdi"].notna().any():
         return _empty_chart(title, data, f"Det finnes ingen tall for «{title}» i kommunen.")
     fig = go.Figure()
-    fmt = _yformat(data["verdi"])
+    metas = {label: indicator_meta(_indicator_of(df), df) for label, df in used.items()}
+    shared = {m.decimals for m in metas.values()}
+    fmt = _yformat(data["verdi"], shared.pop() if len(shared) == 1 else None)
     latest_year = int(data.loc[data["verdi"].notna(), "aar"].max())
     parts = []
     notes = []
@@ -837,7 +851,8 @@ def series_bars(
         )
         row = df.loc[df["aar"] == latest_year, "verdi"]
         if not row.empty and not math.isnan(row.iloc[0]):
-            parts.append(f"{text.lower_first(label)} {text.fmt_value(row.iloc[0])}")
+            value = text.fmt_value(row.iloc[0], decimals=metas[label].decimals)
+            parts.append(f"{text.lower_first(label)} {value}")
         missing = df.loc[df["verdi"].isna()]
         if not missing.empty:
             by_status: dict[str, list[int]] = {}
@@ -846,7 +861,7 @@ def series_bars(
             notes.append(text.missing_note(by_status, label))
     fig.update_layout(base_layout(title, ytitle), barmode="group")
     place = indicators.kommune_name(data) if "nivaa" in data else ""
-    labels = [indicator_meta(_indicator_of(df), df).label for df in used.values()]
+    labels = [m.label for m in metas.values()]
     if finding is None:
         finding = f"{place} i {latest_year}: {text.join_list(parts)}." if parts else ""
     return make_chart(fig, data, title, text.join_list(labels), notes, finding)
@@ -863,7 +878,7 @@ def dimension_lines(
     if not _has_values(kommune):
         return _empty_chart(title, kommune, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
     fig = go.Figure()
-    fmt = _yformat(kommune["verdi"])
+    fmt = _yformat(kommune["verdi"], meta.decimals)
     parts = []
     notes = []
     place = indicators.kommune_name(kommune) if "nivaa" in kommune else ""
@@ -890,7 +905,8 @@ def dimension_lines(
         if not valid.empty:
             last = valid.iloc[-1]
             parts.append(
-                f"{str(name).lower()} {text.fmt_value(last['verdi'])} ({int(last['aar'])})"
+                f"{str(name).lower()} {text.fmt_value(last['verdi'], decimals=meta.decimals)} "
+                f"({int(last['aar'])})"
             )
         missing = part.loc[part["verdi"].isna()]
         if not missing.empty:

@@ -40,12 +40,17 @@ def fmt_number(value: float | int | None, decimals: int = 0) -> str:
     return text
 
 
-def fmt_value(value: float | None, unit: str = "") -> str:
-    """Format a value with a precision that suits its size (0 decimals ≥ 100, 1 below, 2 < 1)."""
+def fmt_value(value: float | None, unit: str = "", decimals: int | None = None) -> str:
+    """Format a value with the indicator's declared decimals (``decimals`` in the catalog).
+
+    Without ``decimals`` (numbers that belong to no indicator, e.g. a slope) the precision
+    suits the size: 0 decimals ≥ 100, 1 below, 2 below 1.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    size = abs(float(value))
-    decimals = 0 if size >= 100 else 1 if size >= 1 or size == 0 else 2
+    if decimals is None:
+        size = abs(float(value))
+        decimals = 0 if size >= 100 else 1 if size >= 1 or size == 0 else 2
     if unit == "prosent":
         return f"{fmt_number(value, decimals)} %"
     if unit.startswith("kr"):  # "73 975 kr per m²" reads better than a bare number
@@ -112,6 +117,7 @@ def growth_sentence(
     growth: float | None,
     comparisons: Mapping[str, float | None] | None = None,
     unit: str = "",
+    decimals: int | None = None,
 ) -> str:
     """Sentence on a level's change with average yearly growth, compared with other regions.
 
@@ -122,13 +128,14 @@ def growth_sentence(
         growth: Average yearly growth in percent (compound), or None.
         comparisons: Region display name → growth in percent over the same years.
         unit: Unit of the values ("prosent" adds a % sign).
+        decimals: The indicator's declared decimals (both end points use the same).
 
     Returns:
         E.g. "Befolkningen i Asker økte fra 53 610 i 2001 til 95 421 i 2022, i snitt 2,8 % per
         år, mot 0,9 % i landet."
     """
     verb = "økte" if last_value > first_value else "gikk ned" if last_value < first_value else "var"
-    a, b = fmt_value(first_value, unit), fmt_value(last_value, unit)
+    a, b = fmt_value(first_value, unit, decimals), fmt_value(last_value, unit, decimals)
     if verb == "var":
         text = f"{subject} i {place} var {b} både i {first_year} og {last_year}"
     else:
@@ -146,6 +153,7 @@ def level_sentence(
     value: float | None,
     unit: str = "",
     comparisons: Mapping[str, float | None] | None = None,
+    decimals: int | None = None,
 ) -> str:
     """Sentence comparing the kommune's latest level with other regions the same year.
 
@@ -155,8 +163,8 @@ def level_sentence(
     """
     if value is None or math.isnan(value):
         return f"{label} for {place} mangler for {year}."
-    text = f"{label} var {fmt_value(value, unit)} i {place} i {year}"
-    text += _against(comparisons, lambda v: fmt_value(v, unit))
+    text = f"{label} var {fmt_value(value, unit, decimals)} i {place} i {year}"
+    text += _against(comparisons, lambda v: fmt_value(v, unit, decimals))
     return text + "."
 
 

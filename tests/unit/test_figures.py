@@ -129,12 +129,35 @@ def test_lines_without_kommune_values_is_an_empty_chart_with_notice() -> None:
 
 
 def test_level_plots_only_the_kommune_and_compares_growth_in_words() -> None:
-    df = rows({"Asker": [100.0, 110.0, 121.0, 133.1, 146.41], "Landet": [50.0] * 5})
+    df = rows(
+        {"Asker": [100.0, 110.0, 121.0, 133.1, 146.41], "Landet": [50.0] * 5},
+        indikator="befolkning",
+    )
     chart = figures.level(df, subject="Befolkningen")
     assert [t.name for t in chart.fig.data] == ["Asker"]
     assert list(chart.fig.data[0].y) == df.loc[df["nivaa"] == "kommune", "verdi"].tolist()
     assert chart.finding.startswith("Befolkningen i Asker økte fra 100 i 2018 til 146 i 2022")
     assert "i snitt 10,0 % per år, mot 0,0 % i landet." in chart.finding
+
+
+def test_numbers_in_one_style_per_indicator() -> None:
+    # A count is a whole number at any size; a rate keeps its declared decimals at any size
+    # (not "fra 109 i 2010 til 40,0 i 2024").
+    from boso.catalog import load_catalog
+
+    catalog = load_catalog()
+    assert catalog["startlan"].shown_decimals == 0
+    assert catalog["startlan_per_1000"].shown_decimals == 1
+    assert catalog["kvadratmeterpris"].shown_decimals == 0
+    assert all(i.decimals is not None for i in catalog.values() if i.kind == "rate")
+    falling = [109.0, 90.0, 70.0, 55.0, 40.0]
+    count = figures.level(rows({"Asker": falling}, indikator="startlan"), subject="Antall lån")
+    assert "gikk ned fra 109 i 2018 til 40 i 2022" in count.finding
+    rate = figures.level(rows({"Asker": falling}, indikator="startlan_per_1000"), subject="Lån")
+    assert "gikk ned fra 109,0 i 2018 til 40,0 i 2022" in rate.finding
+    assert rate.fig.data[0].hovertemplate.endswith("%{y:,.1f}<extra></extra>")
+    bars = figures.latest_bars(rows({"Asker": falling, "Landet": [212.0] * 5}))
+    assert list(bars.fig.data[0].text) == ["212,0", "40,0"]
 
 
 def test_index_chart_rebases_to_100() -> None:
