@@ -590,11 +590,28 @@ def _shade_gaps(fig: go.Figure, kommune_rows: pd.DataFrame, value: str = "verdi"
             annotation_position="top",
             annotation_font_size=10,
         )
-    by_status: dict[str, list[int]] = {}
-    for row in gaps.itertuples(index=False):
-        by_status.setdefault(str(getattr(row, "status", "") or ".."), []).append(int(row.aar))
     name = indicators.kommune_name(kommune_rows) if "nivaa" in kommune_rows else ""
-    return [text.missing_note(by_status, name)]
+    return [text.missing_note(gap_groups(kommune_rows, value), name)]
+
+
+def gap_groups(rows: pd.DataFrame, value: str = "verdi") -> dict[str, list[int]]:
+    """Reason → years for the rows without a value, from the data's own flags.
+
+    The reason is the rows' ``mangler`` column (set by :func:`boso.indicators.comparison`,
+    which also looks at a rate's numerator and denominator) or, for rows without it,
+    :func:`boso.indicators.gap_reasons` of the rows themselves.
+    """
+    if rows.empty:
+        return {}
+    if indicators.GAP_COLUMN in rows.columns:
+        reasons = rows[indicators.GAP_COLUMN].fillna("").astype(str)
+    else:
+        reasons = indicators.gap_reasons(rows)
+    groups: dict[str, list[int]] = {}
+    for year, reason, missing in zip(rows["aar"], reasons, rows[value].isna(), strict=True):
+        if missing:
+            groups.setdefault(reason or "..", []).append(int(year))
+    return groups
 
 
 def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] = ()):
@@ -605,12 +622,13 @@ def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] =
         kinds = set(df.loc[df["nivaa"] == "kommune", "harmonisering"].dropna().astype(str))
         if kinds & {"sammenslaatt", "ssb_agg"}:
             harmonised = "Tall før kommunesammenslåingen er regnet om til dagens kommunegrenser."
-        if "ikke_beregnbar" in kinds:
+        said = " ".join(extra_notes)
+        if "ikke_beregnbar" in kinds and text.GAP_REASONS["ikke_beregnbar"] not in said:
             harmonised += (
                 " År før kommunesammenslåingen kan ikke regnes om for denne indikatoren"
                 " og vises som manglende."
             )
-        if "deling" in kinds:
+        if "deling" in kinds and text.GAP_REASONS["deling"] not in said:
             harmonised += " År før en kommunedeling kan ikke regnes om og vises som manglende."
     remarks: list[str] = []
     if "merknad" in df.columns:
@@ -647,6 +665,19 @@ def make_chart(
 
 def _empty_chart(title: str, df: pd.DataFrame, message: str) -> Chart:
     return Chart(fig=go.Figure(), data=df, title=title, finding=message, empty=True)
+
+
+def _no_values(label: str, df: pd.DataFrame) -> str:
+    """ "Det finnes ingen tall for «…» i <kommune>", with the reason the data give for it."""
+    rows = _kommune_rows(df) if "nivaa" in df.columns else df
+    place = "kommunen"
+    if "nivaa" in rows.columns and not rows.empty:
+        place = indicators.kommune_name(rows)
+    message = f"Det finnes ingen tall for «{label}» i {place}."
+    if rows.empty or "verdi" not in rows.columns:
+        return message + " Kilden har ingen rader for kommunen."
+    note = text.missing_note(gap_groups(rows))
+    return f"{message} {note}" if note else message
 
 
 def _has_values(df: pd.DataFrame) -> bool:
@@ -696,21 +727,22 @@ def lines(
     meta = indicator_meta(_indicator_of(df), df)
     title = title or meta.label
     if not _has_values(df):
-        return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+        return _empty_chart(title, df, _no_values(meta.label, df))
     fig = go.Figure()
     fmt = _yformat(df[value], meta.decimals if value == "verdi" else None)
-    empty_regions = []
+    peer_notes = []
     for region in indicators.region_order(df):
         part = df.loc[df["sammenligning"] == region]
         level = str(part["nivaa"].iloc[0]) if "nivaa" in part else "kommune"
-        if level != "kommune" and part[value].isna().all():
-            empty_regions.append(region)  # a legend entry without a line only confuses
-            continue
+        if level != "kommune":
+            # A comparison line covering only some years says why the others are missing.
+            peer_notes.append(text.missing_note(gap_groups(part, value), region))
+            if part[value].isna().all():
+                continue  # a legend entry without a line only confuses
         fig.add_trace(_line_trace(part, region, level, value, fmt))
     fig.update_layout(base_layout(title, ytitle if ytitle is not None else meta.unit))
     notes = _shade_gaps(fig, df.loc[df["nivaa"] == "kommune"], value) if "nivaa" in df else []
-    if empty_regions:
-        notes.append(f"Ingen tall for {text.join_list(empty_regions)} i perioden.")
+    notes += [n for n in peer_notes if n]
     return make_chart(
         fig,
         df,
@@ -784,7 +816,7 @@ def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = N
     year, values = indicators.latest(df, year)
     title = title or f"{meta.label}, {year}"
     if year is None:
-        return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+        return _empty_chart(title, df, _no_values(meta.label, df))
     rows = df.loc[df["aar"] == year]
     order = [r for r in indicators.region_order(df) if r in values]
     levels = {r: str(rows.loc[rows["sammenligning"] == r, "nivaa"].iloc[0]) for r in order}
@@ -807,8 +839,11 @@ def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = N
         yaxis={"rangemode": "normal", "automargin": True},
         showlegend=False,
     )
-    missing = [r for r in order if math.isnan(values[r])]
-    notes = [f"Mangler for {text.join_list(missing)} i {year}."] if missing else []
+    notes = [
+        text.missing_note(gap_groups(rows.loc[rows["sammenligning"] == r]), r)
+        for r in order
+        if math.isnan(values[r])
+    ]
     return make_chart(fig, rows, title, meta.label, notes, _comparison_finding(df, meta))
 
 
@@ -829,7 +864,7 @@ def series_bars(
     used = {k: indicators.prepare(v) for k, v in frames.items() if v is not None and not v.empty}
     data = pd.concat(used.values(), ignore_index=True) if used else pd.DataFrame()
     if data.empty or not data["verdi"].notna().any():
-        return _empty_chart(title, data, f"Det finnes ingen tall for «{title}» i kommunen.")
+        return _empty_chart(title, data, _no_values(title, data))
     fig = go.Figure()
     metas = {label: indicator_meta(_indicator_of(df), df) for label, df in used.items()}
     shared = {m.decimals for m in metas.values()}
@@ -853,12 +888,7 @@ def series_bars(
         if not row.empty and not math.isnan(row.iloc[0]):
             value = text.fmt_value(row.iloc[0], decimals=metas[label].decimals)
             parts.append(f"{text.lower_first(label)} {value}")
-        missing = df.loc[df["verdi"].isna()]
-        if not missing.empty:
-            by_status: dict[str, list[int]] = {}
-            for r in missing.itertuples(index=False):
-                by_status.setdefault(str(getattr(r, "status", "") or ".."), []).append(int(r.aar))
-            notes.append(text.missing_note(by_status, label))
+        notes.append(text.missing_note(gap_groups(df), label))
     fig.update_layout(base_layout(title, ytitle), barmode="group")
     place = indicators.kommune_name(data) if "nivaa" in data else ""
     labels = [m.label for m in metas.values()]
@@ -876,7 +906,7 @@ def dimension_lines(
     kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df else df
     title = title or f"{meta.label}"
     if not _has_values(kommune):
-        return _empty_chart(title, kommune, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+        return _empty_chart(title, kommune, _no_values(meta.label, kommune))
     fig = go.Figure()
     fmt = _yformat(kommune["verdi"], meta.decimals)
     parts = []
@@ -908,12 +938,7 @@ def dimension_lines(
                 f"{str(name).lower()} {text.fmt_value(last['verdi'], decimals=meta.decimals)} "
                 f"({int(last['aar'])})"
             )
-        missing = part.loc[part["verdi"].isna()]
-        if not missing.empty:
-            by_status: dict[str, list[int]] = {}
-            for r in missing.itertuples(index=False):
-                by_status.setdefault(str(getattr(r, "status", "") or ".."), []).append(int(r.aar))
-            notes.append(text.missing_note(by_status, str(name)))
+        notes.append(text.missing_note(gap_groups(part), str(name)))
     fig.update_layout(base_layout(title, meta.unit), barmode="stack" if bars else None)
     finding = (
         f"{meta.label} i {place}, siste år med tall: {text.join_list(parts)}." if parts else ""

@@ -226,21 +226,42 @@ def trend_sentence(
     return text
 
 
+# Why a value is missing, as the reader is told under a figure: a flag of the row itself
+# (harmonisering, status) or of the numbers a rate is computed from. Keys are stored in the
+# ``mangler`` column by :func:`boso.indicators.gap_reasons`; SSB symbols are reasons too.
+GAP_REASONS = {
+    "deling": "kommunen ble delt, og tall fra før delingen kan ikke regnes om til dagens grenser",
+    "ikke_beregnbar": (
+        "tall fra før kommunesammenslåingen kan ikke regnes om for denne indikatoren"
+    ),
+    "nevner_ikke_publisert": "befolkningstallet som raten regnes per, er ikke publisert ennå",
+    "nevner_nivaa": "befolkningstall finnes ikke for denne regionen, så raten kan ikke beregnes",
+    "ikke_publisert_nivaa": "tallet publiseres ikke for dette nivået",
+    "teller_mangler": "tallet raten regnes fra, er ikke publisert",
+    "..": "ikke publisert av kilden",
+}
+
+
 def missing_note(years_by_status: Mapping[str, Iterable[int]], place: str = "") -> str:
-    """Note listing years whose values are suppressed or missing (shown under a figure).
+    """Note listing years whose values are missing and why (shown under a figure).
 
     Args:
-        years_by_status: SSB symbol → years with that symbol.
+        years_by_status: An SSB symbol (``:``, ``.``) or a reason key of :data:`GAP_REASONS`
+            → the years it explains.
         place: Optional region name to mention.
 
     Returns:
-        E.g. "Asker: prikket (:) i 2017–2018; mangler (..) i 2016." or "" when nothing is missing.
+        E.g. "Asker: prikket (:) i 2017–2018; uten tall i 2016 (ikke publisert av kilden)."
+        or "" when nothing is missing.
     """
-    parts = [
-        f"{STATUS_LABELS.get(status, status)} i {years_text(years)}"
-        for status, years in years_by_status.items()
-        if years and status != "-"
-    ]
+    parts = []
+    for status, years in years_by_status.items():
+        if not years or status == "-":
+            continue
+        if status in GAP_REASONS:
+            parts.append(f"uten tall i {years_text(years)} ({GAP_REASONS[status]})")
+        else:
+            parts.append(f"{STATUS_LABELS.get(status, status)} i {years_text(years)}")
     if not parts:
         return ""
     text = "; ".join(parts)

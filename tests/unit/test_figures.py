@@ -65,7 +65,10 @@ def test_level_and_trend_sentences() -> None:
 def test_missing_note_and_year_runs() -> None:
     assert text.years_text([2017, 2015, 2016, 2020]) == "2015–2017 og 2020"
     note = text.missing_note({":": [2017, 2018], "..": [2016]}, "Asker")
-    assert note == "Asker: prikket (:) i 2017–2018; mangler (..) i 2016."
+    assert note == "Asker: prikket (:) i 2017–2018; uten tall i 2016 (ikke publisert av kilden)."
+    split = text.missing_note({"deling": [2010, 2011], "nevner_ikke_publisert": [2024]})
+    assert split.startswith("Uten tall i 2010–2011 (kommunen ble delt, og tall fra før delingen")
+    assert "uten tall i 2024 (befolkningstallet som raten regnes per, er ikke publisert" in split
     assert text.missing_note({":": []}) == ""
 
 
@@ -114,7 +117,9 @@ def test_lines_draws_gaps_not_zeros_and_marks_them() -> None:
     assert len(shapes) == 1 and shapes[0].x0 == pytest.approx(2018.55)
     assert "prikket" in chart.fig.layout.annotations[0].text
     assert "Asker: prikket (:) i 2019." in chart.caption
-    assert "Ingen tall for Akershus i perioden." in chart.caption
+    assert "Akershus: uten tall i 2018–2022 (tallet publiseres ikke for dette nivået)." in (
+        chart.caption
+    )
     assert "SSB, tabell 12008" in chart.caption and "Hentet 2026-11-22" in chart.caption
     assert chart.finding == (
         "Kommunalt disponerte boliger per 1000 innbyggere var 14,0 i Asker i 2022, mot 11,0 i "
@@ -171,7 +176,7 @@ def test_latest_bars_and_series_bars() -> None:
     bars = figures.latest_bars(_frame())
     assert list(bars.fig.data[0].y) == ["Landet", "Akershus", "KOSTRA-gruppe 12", "Asker"]
     assert list(bars.fig.data[0].x) == [22.0, None, 11.0, 14.0]
-    assert "Mangler for Akershus i 2022." in bars.caption
+    assert "Akershus: uten tall i 2022 (tallet publiseres ikke for dette nivået)." in bars.caption
     kommune = _frame().query("nivaa == 'kommune'")
     series = figures.series_bars(
         {"Anmodet": kommune.assign(verdi=[5.0, 6, 7, 8, 9]), "Bosatt": kommune},
@@ -336,3 +341,18 @@ def test_by_dimension_findings_name_the_dimension() -> None:
     assert [c.title.split(": ")[-1] for c in charts] == ["blokkleiligheter", "småhus"]
     assert "(blokkleiligheter) var 14,0 i Asker i 2022" in charts[0].finding
     assert "(småhus) var 28,0 i Asker i 2022" in charts[1].finding
+
+
+def test_every_gap_in_a_figure_has_a_reason() -> None:
+    nan = float("nan")
+    split = rows({"Asker": [nan] * 5, "Landet": [1.0] * 5})
+    split.loc[split["sammenligning"] == "Asker", "harmonisering"] = "deling"
+    empty = figures.lines(split)
+    assert empty.empty
+    assert empty.finding.startswith("Det finnes ingen tall for «Kommunalt disponerte boliger")
+    assert "i Asker. Uten tall i 2018–2022 (kommunen ble delt" in empty.finding
+    partial = rows({"Asker": [1.0] * 5, "Landet": [1.0, 1.0, 1.0, nan, nan]})
+    chart = figures.lines(partial)
+    assert "Landet: uten tall i 2021–2022 (ikke publisert av kilden)." in chart.caption
+    bars = figures.series_bars({"Bosatt": rows({"Asker": [1.0, nan, 3.0, 4.0, 5.0]})}, "T")
+    assert "Bosatt: uten tall i 2019 (ikke publisert av kilden)." in bars.caption
