@@ -594,6 +594,16 @@ def _shade_gaps(fig: go.Figure, kommune_rows: pd.DataFrame, value: str = "verdi"
     return [text.missing_note(gap_groups(kommune_rows, value), name)]
 
 
+def _shared_gap_notes(gaps: dict[str, dict[str, list[int]]]) -> list[str]:
+    """One note per distinct gap pattern: "Asker og Landet: uten tall i 2023–2024 (…)"."""
+    names: dict[str, list[str]] = {}
+    for region, groups in gaps.items():
+        if groups:
+            key = json.dumps(groups, sort_keys=True)
+            names.setdefault(key, []).append(region)
+    return [text.missing_note(json.loads(key), text.join_list(n)) for key, n in names.items()]
+
+
 def gap_groups(rows: pd.DataFrame, value: str = "verdi") -> dict[str, list[int]]:
     """Reason → years for the rows without a value, from the data's own flags.
 
@@ -730,19 +740,19 @@ def lines(
         return _empty_chart(title, df, _no_values(meta.label, df))
     fig = go.Figure()
     fmt = _yformat(df[value], meta.decimals if value == "verdi" else None)
-    peer_notes = []
+    peer_gaps: dict[str, dict[str, list[int]]] = {}
     for region in indicators.region_order(df):
         part = df.loc[df["sammenligning"] == region]
         level = str(part["nivaa"].iloc[0]) if "nivaa" in part else "kommune"
         if level != "kommune":
             # A comparison line covering only some years says why the others are missing.
-            peer_notes.append(text.missing_note(gap_groups(part, value), region))
+            peer_gaps[region] = gap_groups(part, value)
             if part[value].isna().all():
                 continue  # a legend entry without a line only confuses
         fig.add_trace(_line_trace(part, region, level, value, fmt))
     fig.update_layout(base_layout(title, ytitle if ytitle is not None else meta.unit))
     notes = _shade_gaps(fig, df.loc[df["nivaa"] == "kommune"], value) if "nivaa" in df else []
-    notes += [n for n in peer_notes if n]
+    notes += _shared_gap_notes(peer_gaps)
     return make_chart(
         fig,
         df,
