@@ -1,10 +1,14 @@
 """Figures and tables for the reports: plotly house style, captions, CSV links, synthetic notice.
 
 The output convention (shared with the site builder): every figure is displayed through
-:func:`show_figure` as ONE ``display_data`` output whose mimebundle carries the plotly JSON
-(``application/vnd.plotly.v1+json``, for JupyterLab), a self-contained ``text/html`` fragment that
-draws it with the page's global ``Plotly`` (no plotly.js inlined), and ``text/plain``; tables go
-through :func:`show_table`. Both mark synthetic data visibly and link the data as CSV.
+:func:`show_figure` as one ``display_data`` output whose mimebundle carries the plotly JSON
+(``application/vnd.plotly.v1+json``), a self-contained ``text/html`` fragment that draws it with
+the page's global ``Plotly`` (no plotly.js inlined) with its caption and CSV link, and
+``text/plain``. JupyterLab, VS Code and Notebook 7 render the plotly JSON and never show that
+HTML, so the caption and CSV link follow as a second ``display_data`` output (HTML only, boso
+metadata ``kind = "caption"``); the site, which draws the figure from its HTML, leaves those out
+(:data:`CAPTION_KIND`). Tables go through :func:`show_table` (HTML only, caption inside). All
+mark synthetic data visibly. :func:`save` writes a figure as PNG/SVG/PDF with its caption.
 
 The chart builders (:func:`lines`, :func:`level`, :func:`index_chart`, ...) are pure: they take
 processed rows (see docs/data-model.md) and return a :class:`Chart` that :func:`show` displays
@@ -63,6 +67,8 @@ CSV_COLUMNS = [
 ]
 
 _counter = itertools.count(1)
+# boso metadata kind of the caption output that follows a figure for notebook front ends.
+CAPTION_KIND = "caption"
 
 
 # ------------------------------------------------------------------------------ catalog lookup
@@ -220,6 +226,10 @@ class FigureOutput:
         layout_title = (self.figure.get("layout", {}).get("title") or {}).get("text", "")
         self.title = title or re.sub(r"<[^>]+>", " ", layout_title).strip() or "Figur"
 
+    def save(self, path: str, width: int = 900) -> Any:
+        """Write the figure with its caption as PNG, SVG or PDF (see :func:`save`)."""
+        return save(self, path, width=width)
+
     def _html(self) -> str:
         payload = _script_json(
             {
@@ -265,6 +275,102 @@ class FigureOutput:
             }
         }
         return bundle, meta
+
+
+# ------------------------------------------------------------------------------ static images
+CAPTION_FONT_SIZE = 11
+_CAPTION_LINE_PX = 15
+
+
+def with_caption(
+    fig: go.Figure | dict, caption: str, synthetic: bool = False, width: int = 900
+) -> go.Figure:
+    """A copy of ``fig`` with its caption (and the synthetic notice) written under the plot.
+
+    Pure: what :func:`save` renders, so a figure pasted into a report keeps its source.
+    """
+    import textwrap
+
+    out = go.Figure(_figure_dict(fig))
+    if synthetic:
+        add_synthetic_annotation(out)
+        caption = f"{SYNTHETIC_NOTICE}. {caption}".strip()
+    if not caption:
+        return out
+    chars = max(40, int(width / (CAPTION_FONT_SIZE * 0.55)))
+    lines = textwrap.wrap(caption, chars)
+    margin = out.layout.margin.b if out.layout.margin.b is not None else 90
+    extra = len(lines) * _CAPTION_LINE_PX + 20
+    height = out.layout.height or DEFAULT_HEIGHT
+    out.add_annotation(
+        text="<br>".join(html.escape(line) for line in lines),
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=0,
+        xanchor="left",
+        yanchor="top",
+        yshift=-(margin - 10),
+        align="left",
+        showarrow=False,
+        font={"size": CAPTION_FONT_SIZE, "color": "#444"},
+    )
+    # Grow the bottom margin by the caption so the plot area keeps its size.
+    out.update_layout(margin={"b": margin + extra}, height=height + extra, width=width)
+    return out
+
+
+def save(item: Any, path: str, *, caption: str | None = None, width: int = 900) -> Any:
+    """Write a figure as a static image with its caption under it, for a report.
+
+    Args:
+        item: A :class:`Chart` (what ``figures.lines(...)`` and the other builders return), a
+            :class:`FigureOutput`, or a plotly figure (then pass ``caption``).
+        path: ``"figur.png"``, ``".svg"`` or ``".pdf"``: the suffix chooses the format.
+        caption: Caption for a bare plotly figure (a chart brings its own).
+        width: Image width in pixels; the height follows the figure and its caption.
+
+    Returns:
+        The path written.
+
+    Raises:
+        boso.static_export.StaticExportUnavailableError: no Chromium/kaleido on this machine.
+        QueryError: an unknown suffix.
+    """
+    from boso import static_export
+
+    if isinstance(item, Chart):
+        fig, text_, synthetic = item.fig, item.caption, item.synthetic
+    elif isinstance(item, FigureOutput):
+        fig, text_, synthetic = item.figure, item.caption, item.synthetic
+    else:
+        fig, text_, synthetic = item, "", False
+    if caption is not None:
+        text_ = caption
+    image = with_caption(fig, text_, synthetic, width)
+    return static_export.write_image(image, path, width=width, height=image.layout.height)
+
+
+class CaptionOutput:
+    """The caption and CSV link of the figure just above, for front ends that draw the plotly
+    JSON and so never show the figure's own HTML (JupyterLab, VS Code, Notebook 7)."""
+
+    def __init__(self, figure: FigureOutput) -> None:
+        self.figure = figure
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001 - IPython protocol
+        fig = self.figure
+        parts = [f'<div class="boso-figure-caption" data-synthetic="{str(fig.synthetic).lower()}">']
+        if fig.synthetic:
+            parts.append(f'<p class="boso-synthetic">{SYNTHETIC_NOTICE}</p>')
+        cap = _caption_html(fig.caption, fig.data, fig.title)
+        parts.append(cap.replace("<figcaption", "<p").replace("</figcaption>", "</p>"))
+        parts.append("</div>")
+        plain = fig.caption + (f"\n{SYNTHETIC_NOTICE}" if fig.synthetic else "")
+        return (
+            {"text/html": "".join(parts), "text/plain": plain},
+            {"boso": {"kind": CAPTION_KIND, "of": "figure", "title": fig.title}},
+        )
 
 
 def _caption_html(caption: str, data: pd.DataFrame | None, title: str) -> str:
@@ -377,7 +483,7 @@ def show_figure(
     synthetic: bool = False,
     title: str | None = None,
 ) -> None:
-    """Display one figure as a single ``display_data`` output (see module docstring).
+    """Display one figure and, after it, its caption for notebook front ends (module docstring).
 
     Args:
         fig: The plotly figure (or its dict form).
@@ -388,7 +494,10 @@ def show_figure(
         synthetic: True when any row used is synthetic: adds notice and in-plot annotation.
         title: Title for metadata and CSV file name (default: the layout title).
     """
-    _display(FigureOutput(fig, data, caption, sources, retrieved, synthetic, title))
+    output = FigureOutput(fig, data, caption, sources, retrieved, synthetic, title)
+    _display(output)
+    if output.caption or output.data is not None or output.synthetic:
+        _display(CaptionOutput(output))
 
 
 def show_table(
@@ -427,6 +536,10 @@ class Chart:
     def y_values(self) -> list[list[Any]]:
         """The y arrays of the figure's traces (for tests and checks)."""
         return [list(t.y) if t.y is not None else [] for t in self.fig.data]
+
+    def save(self, path: str, width: int = 900) -> Any:
+        """Write the figure with its caption as PNG, SVG or PDF (see :func:`save`)."""
+        return save(self, path, width=width)
 
 
 @dataclass

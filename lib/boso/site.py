@@ -78,6 +78,7 @@ HEADLINE_INDICATORS = (
 REGISTRY_COLUMNS = ("kommunenummer", "kommunenavn", "fylkesnummer", "fylkesnavn")
 RENDERERS = ("auto", "quarto", "nbconvert")
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+CAPTION_KIND = "caption"  # boso.figures.CAPTION_KIND: a figure's caption for notebook front ends
 
 
 @dataclass(frozen=True)
@@ -781,6 +782,16 @@ def _layout_html(env: Any, page: Page | ReportPage, content: str, built: str, **
     )
 
 
+def _page_outputs(outputs: list[Any]) -> list[Any]:
+    """A cell's outputs as a page shows them: without the caption outputs that repeat a
+    figure's caption for notebook front ends (the figure's own HTML carries it here)."""
+    return [
+        o
+        for o in outputs
+        if ((o.get("metadata") or {}).get("boso") or {}).get("kind") != CAPTION_KIND
+    ]
+
+
 def render_report(page: ReportPage, built: str) -> str:
     """The full HTML of one report page (nbconvert body inside the shared layout)."""
     import nbformat
@@ -797,6 +808,8 @@ def render_report(page: ReportPage, built: str) -> str:
         # The page draws each figure from its text/html output; the duplicate plotly JSON is
         # never shown, and deep-copying it was most of nbconvert's time per page.
         for cell in nb.cells:
+            if cell.get("outputs"):
+                cell["outputs"] = _page_outputs(cell["outputs"])
             for output in cell.get("outputs") or ():
                 (output.get("data") or {}).pop(PLOTLY_MIME, None)
     except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError) as exc:
@@ -933,6 +946,8 @@ def quarto_report_notebook(page: ReportPage) -> dict[str, Any]:
     """
     nb = json.loads(page.source.read_text("utf-8"))
     for cell in nb.get("cells", []):
+        if cell.get("outputs"):
+            cell["outputs"] = _page_outputs(cell["outputs"])
         for output in cell.get("outputs") or ():
             (output.get("data") or {}).pop(PLOTLY_MIME, None)
     root = "../" * page.path.count("/")

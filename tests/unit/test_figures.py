@@ -287,17 +287,52 @@ def test_script_payload_cannot_close_the_script_element() -> None:
     assert json.loads(payload)["data"][0]["name"] == "</script><b>x"
 
 
-def test_show_figure_emits_exactly_one_display(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_show_figure_emits_the_figure_then_its_caption(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
     figures.show_figure(go.Figure(go.Bar(x=[1], y=[2])), caption="Kilde: x.", sources=["x"])
-    assert len(shown) == 1 and isinstance(shown[0], figures.FigureOutput)
+    assert [type(o).__name__ for o in shown] == ["FigureOutput", "CaptionOutput"]
+    assert shown[1].figure is shown[0]
     shown.clear()
     chart = figures.lines(_frame())
     figures.show(chart, figures.lines(rows({"Asker": [np.nan] * 5})))
     kinds = [type(o).__name__ for o in shown]
-    assert kinds == ["TextOutput", "FigureOutput", "TextOutput"]
+    assert kinds == ["TextOutput", "FigureOutput", "CaptionOutput", "TextOutput"]
     assert shown[0].sentence == chart.finding
+
+
+def test_caption_output_carries_caption_csv_and_notice_for_lab() -> None:
+    # JupyterLab draws the plotly JSON and drops the figure's HTML: the caption output after
+    # it is HTML only, so Lab shows the source, the CSV link and the synthetic notice.
+    chart = figures.lines(_frame())
+    figure = figures.FigureOutput(
+        chart.fig, chart.data, chart.caption, chart.sources, chart.retrieved, True, chart.title
+    )
+    bundle, meta = figures.CaptionOutput(figure)._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}
+    html = bundle["text/html"]
+    assert f'<p class="boso-caption">{chart.caption[:40]}' in html
+    assert "Syntetiske demotall – ikke offisiell statistikk" in html
+    href = re.search(r'<a class="boso-csv" download="[^"]+\.csv" href="([^"]+)"', html).group(1)
+    csv = urllib.parse.unquote(href.split(",", 1)[1])
+    back = pd.read_csv(StringIO(csv))
+    assert back["verdi"].tolist() == pytest.approx(chart.data["verdi"].tolist(), nan_ok=True)
+    assert meta == {"boso": {"kind": "caption", "of": "figure", "title": chart.title}}
+    from boso import site
+
+    assert site.CAPTION_KIND == figures.CAPTION_KIND
+    outputs = [{"metadata": {"boso": {"kind": "figure"}}}, {"metadata": meta}, {"metadata": {}}]
+    assert site._page_outputs(outputs) == [outputs[0], outputs[2]]
+
+
+def test_with_caption_writes_the_source_under_the_plot() -> None:
+    chart = figures.lines(_frame())
+    image = figures.with_caption(chart.fig, chart.caption, synthetic=True, width=900)
+    texts = [a.text for a in image.layout.annotations]
+    caption = next(t for t in texts if t.startswith("Syntetiske demotall – ikke"))
+    assert "Kilde: SSB, tabell 12008" in caption.replace("<br>", " ")
+    assert image.layout.height > figures.DEFAULT_HEIGHT and image.layout.margin.b > 90
+    assert not [a for a in (chart.fig.layout.annotations or ()) if a.text == caption]
 
 
 def test_table_output_formats_norwegian_and_links_csv() -> None:
