@@ -29,16 +29,19 @@ REPO = Path(__file__).resolve().parents[2]
 DOCS_IMG = REPO / "docs" / "img" / "jupyterlab-startlan.png"
 
 
-def _lab_env() -> dict[str, str] | None:
+def _lab_env() -> tuple[dict[str, str], list[str]] | None:
+    """Environment and extra arguments for ``python -m jupyterlab``, or None without Lab."""
     env = dict(os.environ)
+    # The kernel is this interpreter's ipykernel, with boso importable.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     extra = os.environ.get("BOSO_LAB_PATH")
-    if extra:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH")) if p)
-        if not (Path(extra) / "jupyterlab").is_dir():
-            return None
-    elif importlib.util.find_spec("jupyterlab") is None:
+    if not extra:
+        return (env, []) if importlib.util.find_spec("jupyterlab") else None
+    if not (Path(extra) / "jupyterlab").is_dir():
         return None
-    return env
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH")) if p)
+    env["JUPYTER_PATH"] = str(Path(extra) / "share" / "jupyter")
+    return env, [f"--LabApp.app_dir={Path(extra) / 'share' / 'jupyter' / 'lab'}"]
 
 
 def _free_port() -> int:
@@ -49,9 +52,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def lab(pipeline_project: Path, tmp_path: Path):
-    env = _lab_env()
-    if env is None:
+    found = _lab_env()
+    if found is None:
         pytest.skip("JupyterLab is not installed (pip install -e '.[lab]' or BOSO_LAB_PATH)")
+    env, args = found
     root = tmp_path / "lab"
     root.mkdir()
     shutil.copy(REPO / "notebooks" / "startlan.ipynb", root / "startlan.ipynb")
@@ -70,8 +74,7 @@ def lab(pipeline_project: Path, tmp_path: Path):
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=",
-            "--LabServerApp.announcements_url=",
+            *args,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -98,40 +101,46 @@ def lab(pipeline_project: Path, tmp_path: Path):
 
 def test_startlan_in_jupyterlab_shows_captions_and_csv(lab, browser, screenshot_dir: Path):
     base, token = lab
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
     page = context.new_page()
-    page.goto(f"{base}/lab/tree/startlan.ipynb?token={token}", timeout=120_000)
+    page.goto(f"{base}/lab/tree/startlan.ipynb?token={token}", timeout=180_000)
     page.wait_for_function(
         "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
-        timeout=120_000,
+        timeout=180_000,
     )
-    # Wait for the kernel, then Run All as a researcher would.
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
+    page.wait_for_timeout(3000)  # the kernel connection settles after "idle"
+    news = page.get_by_role("button", name="No", exact=True)
+    if news.count():
+        news.first.click()
+    # Run All as a researcher would: through the Run menu.
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     page.wait_for_function(
-        "() => document.querySelectorAll('.jp-OutputArea-output .boso-figure-caption').length >= 3"
+        "() => document.querySelectorAll('.jp-Notebook .boso-figure-caption').length >= 4"
         " && ![...document.querySelectorAll('.jp-InputArea-prompt')]"
         ".some(p => p.textContent.includes('*'))",
-        timeout=240_000,
+        timeout=300_000,
     )
-    plots = page.locator(".jp-OutputArea-output .js-plotly-plot")
-    captions = page.locator(".jp-OutputArea-output .boso-figure-caption")
-    assert plots.count() >= 3 and captions.count() == plots.count()
+    plots = page.locator(".jp-Notebook .js-plotly-plot")
+    captions = page.locator(".jp-Notebook .boso-figure-caption")
+    assert plots.count() >= 4 and captions.count() == plots.count()
     for i in range(captions.count()):
         caption = captions.nth(i)
         assert caption.locator(".boso-caption").inner_text().startswith("Kilde: SSB")
         link = caption.locator("a.boso-csv")
         assert link.inner_text() == "Last ned data (CSV)"
         assert link.get_attribute("href").startswith("data:text/csv")
-    # A working download: the link's data decode to the figure's rows.
+    # A working download: the link's data are the figure's rows.
     with page.expect_download() as download:
         captions.first.locator("a.boso-csv").click()
     saved = Path(download.value.path()).read_text("utf-8")
     assert saved.startswith("indikator,") and "verdi" in saved.splitlines()[0]
-    first = page.locator(".jp-Cell").filter(has=plots.first)
-    first.scroll_into_view_if_needed()
     page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
-    page.wait_for_timeout(500)
+    captions.first.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 120)  # the caption's bottom edge, not flush with the window
+    page.wait_for_timeout(800)
     shot = screenshot_dir / "jupyterlab-startlan.png"
     page.screenshot(path=str(shot))
     if os.environ.get("BOSO_DOCS_SCREENSHOT") == "1":

@@ -153,3 +153,25 @@ def test_wrong_kommunenummer_in_a_notebook_is_one_message(pipeline_project: Path
     (line,) = error["traceback"]  # the message alone: no frames of library code
     assert line.startswith("QueryError: ukjent kommunenummer 3999; kommuner i fylke 39: ")
     assert "3903" in line and error["ename"] == "QueryError"
+
+
+def test_readme_library_examples_print_readable_results(pipeline_project: Path, monkeypatch):
+    import pandas as pd
+
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme[readme.index("## For researchers") : readme.index("## Command line")]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    lines = [line.split("#")[0].strip() for line in code.splitlines()]
+    calls = [line for line in lines if line.startswith("boso.")]
+    assert len(calls) >= 3
+    monkeypatch.setenv("BOSO_HOME", str(pipeline_project))
+    monkeypatch.chdir(pipeline_project)
+    namespace: dict = {}
+    exec("import boso", namespace)
+    for call in calls:
+        frame = eval(call, namespace)
+        assert isinstance(frame, pd.DataFrame) and len(frame), call
+        with pd.option_context("display.width", 80, "display.max_columns", 20):
+            header = str(frame).splitlines()[0]
+        if "aar" in frame.columns or "år" in frame.columns:
+            assert ("aar" in header and "verdi" in header) or "år" in header, (call, header)
