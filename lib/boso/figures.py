@@ -33,6 +33,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from boso import indicators, text
+from boso.errors import QueryError
 
 SYNTHETIC_NOTICE = "Syntetiske demotall – ikke offisiell statistikk"
 SYNTHETIC_ANNOTATION = "Syntetiske demotall"
@@ -1020,10 +1021,23 @@ def series_bars(
     return make_chart(fig, data, title, text.join_list(labels), notes, finding)
 
 
+def _check_dimension(dim: str) -> None:
+    # boso's own columns (status symbols, values, reasons) are not categories of the data: a
+    # chart split by them would label its lines ":" or "".
+    from boso.processed import INDICATOR_COLUMNS
+
+    own = {*INDICATOR_COLUMNS, indicators.GAP_COLUMN} - {"boligtype", "boligtype_navn"}
+    if dim in own:
+        raise QueryError(
+            f"kan ikke dele figuren etter {dim!r}: det er en av boso sine egne kolonner"
+        )
+
+
 def dimension_lines(
     df: pd.DataFrame, dim: str = "boligtype_navn", title: str | None = None, bars: bool = False
 ) -> Chart:
     """The kommune's series split by a dimension (one line, or stacked bar, per boligtype)."""
+    _check_dimension(dim)
     df = indicators.prepare(df)
     meta = indicator_meta(_indicator_of(df), df)
     kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df else df
@@ -1071,6 +1085,7 @@ def dimension_lines(
 
 def by_dimension(df: pd.DataFrame, dim: str = "boligtype_navn") -> list[Chart]:
     """One comparison line chart per dimension value (e.g. per boligtype)."""
+    _check_dimension(dim)
     df = indicators.prepare(df)
     meta = indicator_meta(_indicator_of(df), df)
     charts = []

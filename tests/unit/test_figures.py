@@ -391,3 +391,13 @@ def test_every_gap_in_a_figure_has_a_reason() -> None:
     assert "Landet: uten tall i 2021–2022 (ikke publisert av kilden)." in chart.caption
     bars = figures.series_bars({"Bosatt": rows({"Asker": [1.0, nan, 3.0, 4.0, 5.0]})}, "T")
     assert "Bosatt: uten tall i 2019 (ikke publisert av kilden)." in bars.caption
+
+
+@pytest.mark.parametrize("dim", ["status", "verdi", "mangler"])
+def test_charts_cannot_be_split_by_boso_own_columns(dim: str) -> None:
+    from boso.errors import QueryError
+
+    with pytest.raises(QueryError, match=dim):
+        figures.dimension_lines(rows({"Asker": [1.0] * 5}), dim=dim)
+    with pytest.raises(QueryError, match=dim):
+        figures.by_dimension(rows({"Asker": [1.0] * 5}), dim=dim)
