@@ -168,10 +168,13 @@ def test_readme_library_examples_print_readable_results(pipeline_project: Path, 
     monkeypatch.chdir(pipeline_project)
     namespace: dict = {}
     exec("import boso", namespace)
+    checked = 0
     for call in calls:
         frame = eval(call, namespace)
         assert isinstance(frame, pd.DataFrame) and len(frame), call
         with pd.option_context("display.width", 80, "display.max_columns", 20):
             header = str(frame).splitlines()[0]
-        if "aar" in frame.columns or "år" in frame.columns:
-            assert ("aar" in header and "verdi" in header) or "år" in header, (call, header)
+        if "verdi" in frame.columns:  # boso's frames: year and value are not elided
+            assert "aar" in header and "verdi" in header, (call, header)
+            checked += 1
+    assert checked >= 2
