@@ -366,7 +366,7 @@ def test_show_states_a_shared_finding_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert line.finding and line.finding == bars.finding
     figures.show(line, bars)
     kinds = [type(o).__name__ for o in shown]
-    assert kinds == ["TextOutput", "FigureOutput", "FigureOutput"]
+    assert kinds == ["TextOutput", "FigureOutput", "CaptionOutput", "FigureOutput", "CaptionOutput"]
 
 
 def test_by_dimension_findings_name_the_dimension() -> None:
