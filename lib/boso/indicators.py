@@ -357,6 +357,7 @@ def gap_reasons(
     numerator: pd.DataFrame | None = None,
     denominator: pd.DataFrame | None = None,
     denominator_year_offset: int = 0,
+    denominator_name: str = "",
 ) -> pd.Series:
     """Why each row has no value: a key of :data:`boso.text.GAP_REASONS` or an SSB symbol.
 
@@ -371,6 +372,8 @@ def gap_reasons(
         df: Processed rows (``nivaa``, ``region``, ``aar``, ``verdi``, ``status``, ...).
         numerator, denominator: The rate's numerator and denominator rows, when it has them.
         denominator_year_offset: The catalog's offset (denominator year = ``aar`` + offset).
+        denominator_name: What the denominator counts, when it is not the population
+            (``"privathusholdninger"``): the denominator's reasons then name it.
 
     Returns:
         A string Series aligned with ``df``: ``""`` where there is a value.
@@ -403,10 +406,11 @@ def gap_reasons(
             year = int(df.at[idx, "aar"]) + denominator_year_offset
             # A kommune founded after the denominator's last year has no rows yet either.
             newest = last.get((level, region), last_level.get(level))
+            suffix = f":{denominator_name}" if denominator_name else ""
             if newest is not None and year > int(newest):
-                reasons[idx] = "nevner_ikke_publisert"
+                reasons[idx] = "nevner_ikke_publisert" + suffix
             elif (level, region) not in last.index:
-                reasons[idx] = "nevner_nivaa"
+                reasons[idx] = "nevner_nivaa" + suffix
         open_ = missing & (reasons == "")
     if "nivaa" in df.columns:
         label = df["sammenligning"] if "sammenligning" in df.columns else df["region"]
@@ -431,7 +435,9 @@ def with_gap_reasons(df: pd.DataFrame, indicator: str) -> pd.DataFrame:
 
     numerator = denominator = None
     offset = 0
-    entry = load_catalog().get(indicator)
+    name = ""
+    catalog = load_catalog()
+    entry = catalog.get(indicator)
     if entry is not None and df["verdi"].isna().any() and entry.numerator and entry.denominator:
         try:
             # All regions: a kommune founded after the denominator's last year has no rows.
@@ -443,7 +449,9 @@ def with_gap_reasons(df: pd.DataFrame, indicator: str) -> pd.DataFrame:
         except (DataError, QueryError):
             numerator = denominator = None  # the rows' own flags still give a reason
         offset = entry.denominator_year_offset
-    return df.assign(**{GAP_COLUMN: gap_reasons(df, numerator, denominator, offset)})
+        if entry.denominator != "befolkning":
+            name = catalog[entry.denominator].label.lower()
+    return df.assign(**{GAP_COLUMN: gap_reasons(df, numerator, denominator, offset, name)})
 
 
 def missing_years(df: pd.DataFrame) -> dict[str, dict[str, list[int]]]:

@@ -236,6 +236,9 @@ GAP_REASONS = {
     ),
     "nevner_ikke_publisert": "befolkningstallet som raten regnes per, er ikke publisert ennå",
     "nevner_nivaa": "befolkningstall finnes ikke for denne regionen, så raten kan ikke beregnes",
+    # The same for another denominator: "<key>:<its label>" (e.g. privathusholdninger).
+    "nevner_ikke_publisert:": "tallet for {} som raten regnes ut fra, er ikke publisert ennå",
+    "nevner_nivaa:": "tall for {} finnes ikke for denne regionen, så raten kan ikke beregnes",
     "ikke_publisert_nivaa": "tallet publiseres ikke for dette nivået",
     "teller_mangler": "tallet raten regnes fra, er ikke publisert",
     "..": "ikke publisert av kilden",
@@ -258,7 +261,11 @@ def missing_note(years_by_status: Mapping[str, Iterable[int]], place: str = "") 
     for status, years in years_by_status.items():
         if not years or status == "-":
             continue
-        if status in GAP_REASONS:
+        key, _, name = status.partition(":")
+        if name and f"{key}:" in GAP_REASONS:
+            reason = GAP_REASONS[f"{key}:"].format(name)
+            parts.append(f"uten tall i {years_text(years)} ({reason})")
+        elif status in GAP_REASONS:
             parts.append(f"uten tall i {years_text(years)} ({GAP_REASONS[status]})")
         else:
             parts.append(f"{STATUS_LABELS.get(status, status)} i {years_text(years)}")

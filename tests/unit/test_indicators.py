@@ -245,3 +245,17 @@ def test_gap_reasons_of_a_rate_look_at_numerator_and_denominator() -> None:
     new = rows({"Asker": [NAN] * 5}).assign(region="3999")
     late = indicators.gap_reasons(new, None, denominator, denominator_year_offset=1)
     assert list(late) == ["nevner_nivaa"] * 3 + ["nevner_ikke_publisert"] * 2
+
+
+def test_gap_reasons_name_a_denominator_other_than_the_population() -> None:
+    from boso import text
+
+    share = rows({"Asker": [20.0, NAN]}, years=range(2022, 2024))
+    households = rows({"Asker": [100.0]}, years=range(2022, 2023))
+    reasons = indicators.gap_reasons(share, None, households, 0, "privathusholdninger")
+    assert list(reasons) == ["", "nevner_ikke_publisert:privathusholdninger"]
+    note = text.missing_note({"nevner_ikke_publisert:privathusholdninger": [2024]}, "Asker")
+    assert note == (
+        "Asker: uten tall i 2024 (tallet for privathusholdninger som raten regnes ut fra, "
+        "er ikke publisert ennå)."
+    )
