@@ -678,34 +678,48 @@ def _line_trace(
     )
 
 
+# Short label on a shaded gap in a chart; the caption says the reason in full.
+GAP_BAND_LABELS = {
+    ":": "prikket",
+    ".": "finnes ikke",
+    "..": "ikke publisert",
+    "deling": "kommunedeling",
+    "ikke_beregnbar": "ikke omregnet",
+    "nevner_ikke_publisert": "ikke publisert ennå",
+    "nevner_nivaa": "kan ikke beregnes",
+    "teller_mangler": "ikke publisert",
+}
+
+
 def _shade_gaps(fig: go.Figure, kommune_rows: pd.DataFrame, value: str = "verdi") -> list[str]:
     """Shade years where the kommune's value is missing/suppressed; return note sentences."""
-    gaps = kommune_rows.loc[kommune_rows[value].isna()]
-    if gaps.empty:
+    if not kommune_rows[value].isna().any():
         return []
-    # One shaded band per run of consecutive years with the same symbol, labelled once.
+    groups = gap_groups(kommune_rows, value)
+    reason_of = {year: reason for reason, years in groups.items() for year in years}
+    # One shaded band per run of consecutive years with the same reason, labelled once.
     runs: list[list[Any]] = []
-    for row in gaps.sort_values("aar").itertuples(index=False):
-        status = str(getattr(row, "status", "") or "")
-        year = int(row.aar)
-        if runs and runs[-1][1] == year - 1 and runs[-1][2] == status:
+    for year in sorted(reason_of):
+        reason = reason_of[year]
+        if runs and runs[-1][1] == year - 1 and runs[-1][2] == reason:
             runs[-1][1] = year
         else:
-            runs.append([year, year, status])
-    for start, end, status in runs:
-        label = text.STATUS_LABELS.get(status, "mangler")
+            runs.append([year, year, reason])
+    for start, end, reason in runs:
         fig.add_vrect(
             x0=start - 0.45,
             x1=end + 0.45,
             fillcolor="#999",
             opacity=0.15,
             line_width=0,
-            annotation_text=label.split(" ")[0],
+            annotation_text=GAP_BAND_LABELS.get(
+                reason, GAP_BAND_LABELS.get(reason.partition(":")[0], "mangler")
+            ),
             annotation_position="top",
             annotation_font_size=10,
         )
     name = indicators.kommune_name(kommune_rows) if "nivaa" in kommune_rows else ""
-    return [text.missing_note(gap_groups(kommune_rows, value), name)]
+    return [text.missing_note(groups, name)]
 
 
 def _shared_gap_notes(gaps: dict[str, dict[str, list[int]]]) -> list[str]:
