@@ -65,6 +65,7 @@ CSV_COLUMNS = [
     "syntetisk",
     "harmonisering",
     "merknad",
+    "mangler",  # why a value is missing (boso.indicators.gap_reasons)
 ]
 
 _counter = itertools.count(1)
