@@ -45,6 +45,14 @@ class Indicator:
     optional_dimensions: list[str] = field(default_factory=list)
     dimension_names: dict[str, str] = field(default_factory=dict)
     dimension_groups: dict[str, list[str]] = field(default_factory=dict)
+    decimals: int | None = None
+
+    @property
+    def shown_decimals(self) -> int:
+        """Digits after the decimal comma when a value is shown: counts are whole numbers."""
+        if self.decimals is not None:
+            return int(self.decimals)
+        return 0 if self.kind == "count" else 1
 
     @property
     def raw_file(self) -> str:

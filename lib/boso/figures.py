@@ -1,10 +1,14 @@
 """Figures and tables for the reports: plotly house style, captions, CSV links, synthetic notice.
 
 The output convention (shared with the site builder): every figure is displayed through
-:func:`show_figure` as ONE ``display_data`` output whose mimebundle carries the plotly JSON
-(``application/vnd.plotly.v1+json``, for JupyterLab), a self-contained ``text/html`` fragment that
-draws it with the page's global ``Plotly`` (no plotly.js inlined), and ``text/plain``; tables go
-through :func:`show_table`. Both mark synthetic data visibly and link the data as CSV.
+:func:`show_figure` as one ``display_data`` output whose mimebundle carries the plotly JSON
+(``application/vnd.plotly.v1+json``), a self-contained ``text/html`` fragment that draws it with
+the page's global ``Plotly`` (no plotly.js inlined) with its caption and CSV link, and
+``text/plain``. JupyterLab, VS Code and Notebook 7 render the plotly JSON and never show that
+HTML, so the caption and CSV link follow as a second ``display_data`` output (HTML only, boso
+metadata ``kind = "caption"``); the site, which draws the figure from its HTML, leaves those out
+(:data:`CAPTION_KIND`). Tables go through :func:`show_table` (HTML only, caption inside). All
+mark synthetic data visibly. :func:`save` writes a figure as PNG/SVG/PDF with its caption.
 
 The chart builders (:func:`lines`, :func:`level`, :func:`index_chart`, ...) are pure: they take
 processed rows (see docs/data-model.md) and return a :class:`Chart` that :func:`show` displays
@@ -29,6 +33,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from boso import indicators, text
+from boso.errors import QueryError
 
 SYNTHETIC_NOTICE = "Syntetiske demotall – ikke offisiell statistikk"
 SYNTHETIC_ANNOTATION = "Syntetiske demotall"
@@ -60,9 +65,12 @@ CSV_COLUMNS = [
     "syntetisk",
     "harmonisering",
     "merknad",
+    "mangler",  # why a value is missing (boso.indicators.gap_reasons)
 ]
 
 _counter = itertools.count(1)
+# boso metadata kind of the caption output that follows a figure for notebook front ends.
+CAPTION_KIND = "caption"
 
 
 # ------------------------------------------------------------------------------ catalog lookup
@@ -73,6 +81,7 @@ class Meta:
     label: str
     unit: str
     kind: str
+    decimals: int = 1
 
 
 def indicator_meta(indicator: str, df: pd.DataFrame | None = None) -> Meta:
@@ -84,11 +93,13 @@ def indicator_meta(indicator: str, df: pd.DataFrame | None = None) -> Meta:
         from boso.catalog import load_catalog
 
         entry = load_catalog()[indicator]
-        return Meta(str(entry.label), unit or str(entry.unit), str(entry.kind))
+        return Meta(
+            str(entry.label), unit or str(entry.unit), str(entry.kind), entry.shown_decimals
+        )
     except Exception:  # noqa: BLE001 - a missing catalog must not break a figure
         label = indicator.replace("_", " ").capitalize()
         kind = "rate" if unit and ("per" in unit or unit == "prosent") else "count"
-        return Meta(label, unit, kind)
+        return Meta(label, unit, kind, 0 if kind == "count" else 1)
 
 
 def _indicator_of(df: pd.DataFrame) -> str:
@@ -99,12 +110,15 @@ def _indicator_of(df: pd.DataFrame) -> str:
 
 # --------------------------------------------------------------------------------- captions
 def source_text(kilde: str) -> str:
-    """``"SSB 12008"`` → ``"SSB, tabell 12008"``; other sources pass through."""
+    """``"SSB 12008"`` → ``"SSB, tabell 12008"``; other sources pass through.
+
+    A table id that is not a StatBank number (boso's own name for a file, e.g. ``STARTLAN``)
+    means nothing to a reader: the caption names SSB alone.
+    """
     match = re.fullmatch(r"SSB\s+(\S+)", kilde.strip())
     if match:
         table = match.group(1)
-        suffix = " (tabell-ID ikke verifisert)" if not table.isdigit() else ""
-        return f"SSB, tabell {table}{suffix}"
+        return f"SSB, tabell {table}" if table.isdigit() else "SSB"
     return kilde
 
 
@@ -214,6 +228,10 @@ class FigureOutput:
         layout_title = (self.figure.get("layout", {}).get("title") or {}).get("text", "")
         self.title = title or re.sub(r"<[^>]+>", " ", layout_title).strip() or "Figur"
 
+    def save(self, path: str, width: int = 900) -> Any:
+        """Write the figure with its caption as PNG, SVG or PDF (see :func:`save`)."""
+        return save(self, path, width=width)
+
     def _html(self) -> str:
         payload = _script_json(
             {
@@ -259,6 +277,102 @@ class FigureOutput:
             }
         }
         return bundle, meta
+
+
+# ------------------------------------------------------------------------------ static images
+CAPTION_FONT_SIZE = 11
+_CAPTION_LINE_PX = 15
+
+
+def with_caption(
+    fig: go.Figure | dict, caption: str, synthetic: bool = False, width: int = 900
+) -> go.Figure:
+    """A copy of ``fig`` with its caption (and the synthetic notice) written under the plot.
+
+    Pure: what :func:`save` renders, so a figure pasted into a report keeps its source.
+    """
+    import textwrap
+
+    out = go.Figure(_figure_dict(fig))
+    if synthetic:
+        add_synthetic_annotation(out)
+        caption = f"{SYNTHETIC_NOTICE}. {caption}".strip()
+    if not caption:
+        return out
+    chars = max(40, int(width / (CAPTION_FONT_SIZE * 0.55)))
+    lines = textwrap.wrap(caption, chars)
+    margin = out.layout.margin.b if out.layout.margin.b is not None else 90
+    extra = len(lines) * _CAPTION_LINE_PX + 20
+    height = out.layout.height or DEFAULT_HEIGHT
+    out.add_annotation(
+        text="<br>".join(html.escape(line) for line in lines),
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=0,
+        xanchor="left",
+        yanchor="top",
+        yshift=-(margin - 10),
+        align="left",
+        showarrow=False,
+        font={"size": CAPTION_FONT_SIZE, "color": "#444"},
+    )
+    # Grow the bottom margin by the caption so the plot area keeps its size.
+    out.update_layout(margin={"b": margin + extra}, height=height + extra, width=width)
+    return out
+
+
+def save(item: Any, path: str, *, caption: str | None = None, width: int = 900) -> Any:
+    """Write a figure as a static image with its caption under it, for a report.
+
+    Args:
+        item: A :class:`Chart` (what ``figures.lines(...)`` and the other builders return), a
+            :class:`FigureOutput`, or a plotly figure (then pass ``caption``).
+        path: ``"figur.png"``, ``".svg"`` or ``".pdf"``: the suffix chooses the format.
+        caption: Caption for a bare plotly figure (a chart brings its own).
+        width: Image width in pixels; the height follows the figure and its caption.
+
+    Returns:
+        The path written.
+
+    Raises:
+        boso.static_export.StaticExportUnavailableError: no Chromium/kaleido on this machine.
+        QueryError: an unknown suffix.
+    """
+    from boso import static_export
+
+    if isinstance(item, Chart):
+        fig, text_, synthetic = item.fig, item.caption, item.synthetic
+    elif isinstance(item, FigureOutput):
+        fig, text_, synthetic = item.figure, item.caption, item.synthetic
+    else:
+        fig, text_, synthetic = item, "", False
+    if caption is not None:
+        text_ = caption
+    image = with_caption(fig, text_, synthetic, width)
+    return static_export.write_image(image, path, width=width, height=image.layout.height)
+
+
+class CaptionOutput:
+    """The caption and CSV link of the figure just above, for front ends that draw the plotly
+    JSON and so never show the figure's own HTML (JupyterLab, VS Code, Notebook 7)."""
+
+    def __init__(self, figure: FigureOutput) -> None:
+        self.figure = figure
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001 - IPython protocol
+        fig = self.figure
+        parts = [f'<div class="boso-figure-caption" data-synthetic="{str(fig.synthetic).lower()}">']
+        if fig.synthetic:
+            parts.append(f'<p class="boso-synthetic">{SYNTHETIC_NOTICE}</p>')
+        cap = _caption_html(fig.caption, fig.data, fig.title)
+        parts.append(cap.replace("<figcaption", "<p").replace("</figcaption>", "</p>"))
+        parts.append("</div>")
+        plain = fig.caption + (f"\n{SYNTHETIC_NOTICE}" if fig.synthetic else "")
+        return (
+            {"text/html": "".join(parts), "text/plain": plain},
+            {"boso": {"kind": CAPTION_KIND, "of": "figure", "title": fig.title}},
+        )
 
 
 def _caption_html(caption: str, data: pd.DataFrame | None, title: str) -> str:
@@ -371,7 +485,7 @@ def show_figure(
     synthetic: bool = False,
     title: str | None = None,
 ) -> None:
-    """Display one figure as a single ``display_data`` output (see module docstring).
+    """Display one figure and, after it, its caption for notebook front ends (module docstring).
 
     Args:
         fig: The plotly figure (or its dict form).
@@ -382,7 +496,10 @@ def show_figure(
         synthetic: True when any row used is synthetic: adds notice and in-plot annotation.
         title: Title for metadata and CSV file name (default: the layout title).
     """
-    _display(FigureOutput(fig, data, caption, sources, retrieved, synthetic, title))
+    output = FigureOutput(fig, data, caption, sources, retrieved, synthetic, title)
+    _display(output)
+    if output.caption or output.data is not None or output.synthetic:
+        _display(CaptionOutput(output))
 
 
 def show_table(
@@ -421,6 +538,10 @@ class Chart:
     def y_values(self) -> list[list[Any]]:
         """The y arrays of the figure's traces (for tests and checks)."""
         return [list(t.y) if t.y is not None else [] for t in self.fig.data]
+
+    def save(self, path: str, width: int = 900) -> Any:
+        """Write the figure with its caption as PNG, SVG or PDF (see :func:`save`)."""
+        return save(self, path, width=width)
 
 
 @dataclass
@@ -513,7 +634,9 @@ def base_layout(title: str, ytitle: str = "", xtitle: str = "År", **extra: Any)
     return layout
 
 
-def _yformat(values: Iterable[float]) -> str:
+def _yformat(values: Iterable[float], decimals: int | None = None) -> str:
+    if decimals is not None:  # the indicator's declared precision
+        return f",.{int(decimals)}f"
     finite = [abs(v) for v in values if v is not None and not math.isnan(v)]
     top = max(finite, default=0)
     return ",.0f" if top >= 100 else ",.1f" if top >= 1 else ",.2f"
@@ -556,37 +679,78 @@ def _line_trace(
     )
 
 
+# Short label on a shaded gap in a chart; the caption says the reason in full.
+GAP_BAND_LABELS = {
+    ":": "prikket",
+    ".": "finnes ikke",
+    "..": "ikke publisert",
+    "deling": "kommunedeling",
+    "ikke_beregnbar": "ikke omregnet",
+    "nevner_ikke_publisert": "ikke publisert ennå",
+    "nevner_nivaa": "kan ikke beregnes",
+    "teller_mangler": "ikke publisert",
+}
+
+
 def _shade_gaps(fig: go.Figure, kommune_rows: pd.DataFrame, value: str = "verdi") -> list[str]:
     """Shade years where the kommune's value is missing/suppressed; return note sentences."""
-    gaps = kommune_rows.loc[kommune_rows[value].isna()]
-    if gaps.empty:
+    if not kommune_rows[value].isna().any():
         return []
-    # One shaded band per run of consecutive years with the same symbol, labelled once.
+    groups = gap_groups(kommune_rows, value)
+    reason_of = {year: reason for reason, years in groups.items() for year in years}
+    # One shaded band per run of consecutive years with the same reason, labelled once.
     runs: list[list[Any]] = []
-    for row in gaps.sort_values("aar").itertuples(index=False):
-        status = str(getattr(row, "status", "") or "")
-        year = int(row.aar)
-        if runs and runs[-1][1] == year - 1 and runs[-1][2] == status:
+    for year in sorted(reason_of):
+        reason = reason_of[year]
+        if runs and runs[-1][1] == year - 1 and runs[-1][2] == reason:
             runs[-1][1] = year
         else:
-            runs.append([year, year, status])
-    for start, end, status in runs:
-        label = text.STATUS_LABELS.get(status, "mangler")
+            runs.append([year, year, reason])
+    for start, end, reason in runs:
         fig.add_vrect(
             x0=start - 0.45,
             x1=end + 0.45,
             fillcolor="#999",
             opacity=0.15,
             line_width=0,
-            annotation_text=label.split(" ")[0],
+            annotation_text=GAP_BAND_LABELS.get(
+                reason, GAP_BAND_LABELS.get(reason.partition(":")[0], "mangler")
+            ),
             annotation_position="top",
             annotation_font_size=10,
         )
-    by_status: dict[str, list[int]] = {}
-    for row in gaps.itertuples(index=False):
-        by_status.setdefault(str(getattr(row, "status", "") or ".."), []).append(int(row.aar))
     name = indicators.kommune_name(kommune_rows) if "nivaa" in kommune_rows else ""
-    return [text.missing_note(by_status, name)]
+    return [text.missing_note(groups, name)]
+
+
+def _shared_gap_notes(gaps: dict[str, dict[str, list[int]]]) -> list[str]:
+    """One note per distinct gap pattern: "Asker og Landet: uten tall i 2023–2024 (…)"."""
+    names: dict[str, list[str]] = {}
+    for region, groups in gaps.items():
+        if groups:
+            key = json.dumps(groups, sort_keys=True)
+            names.setdefault(key, []).append(region)
+    return [text.missing_note(json.loads(key), text.join_list(n)) for key, n in names.items()]
+
+
+def gap_groups(rows: pd.DataFrame, value: str = "verdi") -> dict[str, list[int]]:
+    """Reason → years for the rows without a value, from the data's own flags.
+
+    The reason is the rows' ``mangler`` column (set by :func:`boso.indicators.comparison`,
+    which also looks at a rate's numerator and denominator) or, for rows without it,
+    :func:`boso.indicators.gap_reasons` of the rows themselves.
+    """
+    if rows.empty:
+        return {}
+    if indicators.GAP_COLUMN in rows.columns:
+        reasons = rows[indicators.GAP_COLUMN].fillna("").astype(str)
+    else:
+        reasons = indicators.gap_reasons(rows)
+    groups: dict[str, list[int]] = {}
+    for year, reason, missing in zip(rows["aar"], reasons, rows[value].isna(), strict=True):
+        if missing:
+            groups.setdefault(reason or "..", []).append(int(year))
+    return groups
 
 
 def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] = ()):
@@ -597,12 +761,13 @@ def _provenance_parts(df: pd.DataFrame, label: str, extra_notes: Sequence[str] =
         kinds = set(df.loc[df["nivaa"] == "kommune", "harmonisering"].dropna().astype(str))
         if kinds & {"sammenslaatt", "ssb_agg"}:
             harmonised = "Tall før kommunesammenslåingen er regnet om til dagens kommunegrenser."
-        if "ikke_beregnbar" in kinds:
+        said = " ".join(extra_notes)
+        if "ikke_beregnbar" in kinds and text.GAP_REASONS["ikke_beregnbar"] not in said:
             harmonised += (
                 " År før kommunesammenslåingen kan ikke regnes om for denne indikatoren"
                 " og vises som manglende."
             )
-        if "deling" in kinds:
+        if "deling" in kinds and text.GAP_REASONS["deling"] not in said:
             harmonised += " År før en kommunedeling kan ikke regnes om og vises som manglende."
         if "estimert" in kinds:
             harmonised += " " + ESTIMATED_NOTE
@@ -656,6 +821,19 @@ def _empty_chart(title: str, df: pd.DataFrame, message: str) -> Chart:
     return Chart(fig=go.Figure(), data=df, title=title, finding=message, empty=True)
 
 
+def _no_values(label: str, df: pd.DataFrame) -> str:
+    """ "Det finnes ingen tall for «…» i <kommune>", with the reason the data give for it."""
+    rows = _kommune_rows(df) if "nivaa" in df.columns else df
+    place = "kommunen"
+    if "nivaa" in rows.columns and not rows.empty:
+        place = indicators.kommune_name(rows)
+    message = f"Det finnes ingen tall for «{label}» i {place}."
+    if rows.empty or "verdi" not in rows.columns:
+        return message + " Kilden har ingen rader for kommunen."
+    note = text.missing_note(gap_groups(rows))
+    return f"{message} {note}" if note else message
+
+
 def _has_values(df: pd.DataFrame) -> bool:
     # A chart is about the kommune: peers alone do not make it worth drawing.
     if "nivaa" in df.columns and (df["nivaa"] == "kommune").any():
@@ -670,7 +848,13 @@ def _comparison_finding(df: pd.DataFrame, meta: Meta) -> str:
     names = list(values)
     place = names[0]
     return text.level_sentence(
-        meta.label, place, year, values[place], meta.unit, {n: values[n] for n in names[1:]}
+        meta.label,
+        place,
+        year,
+        values[place],
+        meta.unit,
+        {n: values[n] for n in names[1:]},
+        decimals=meta.decimals,
     )
 
 
@@ -706,16 +890,18 @@ def lines(
             chart = lines(peers, title=title, ytitle=ytitle, finding="", value=value)
             chart.finding = _why_missing(df, meta)
             return chart
-        return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+        return _empty_chart(title, df, _no_values(meta.label, df))
     fig = go.Figure()
-    fmt = _yformat(df[value])
-    empty_regions = []
+    fmt = _yformat(df[value], meta.decimals if value == "verdi" else None)
+    peer_gaps: dict[str, dict[str, list[int]]] = {}
     for region in indicators.region_order(df):
         part = df.loc[df["sammenligning"] == region]
         level = str(part["nivaa"].iloc[0]) if "nivaa" in part else "kommune"
-        if level != "kommune" and part[value].isna().all():
-            empty_regions.append(region)  # a legend entry without a line only confuses
-            continue
+        if level != "kommune":
+            # A comparison line covering only some years says why the others are missing.
+            peer_gaps[region] = gap_groups(part, value)
+            if part[value].isna().all():
+                continue  # a legend entry without a line only confuses
         if level == "kommune" and _estimated(part).any():
             for trace in _marked_traces(
                 part, region, level, _estimated(part), f"{region} (anslag)", value, fmt
@@ -725,8 +911,7 @@ def lines(
         fig.add_trace(_line_trace(part, region, level, value, fmt))
     fig.update_layout(base_layout(title, ytitle if ytitle is not None else meta.unit))
     notes = _shade_gaps(fig, df.loc[df["nivaa"] == "kommune"], value) if "nivaa" in df else []
-    if empty_regions:
-        notes.append(f"Ingen tall for {text.join_list(empty_regions)} i perioden.")
+    notes += _shared_gap_notes(peer_gaps)
     return make_chart(
         fig,
         df,
@@ -779,6 +964,7 @@ def _growth_finding(df: pd.DataFrame, subject: str) -> str:
         first.percent_per_year,
         {g.region: g.percent_per_year for g in others},
         meta.unit,
+        decimals=meta.decimals,
     )
 
 
@@ -825,18 +1011,18 @@ def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = N
     year, values = indicators.latest(df, year)
     title = title or f"{meta.label}, {year}"
     if year is None:
-        return _empty_chart(title, df, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+        return _empty_chart(title, df, _no_values(meta.label, df))
     rows = df.loc[df["aar"] == year]
     order = [r for r in indicators.region_order(df) if r in values]
     levels = {r: str(rows.loc[rows["sammenligning"] == r, "nivaa"].iloc[0]) for r in order}
-    fmt = _yformat(values.values())
+    fmt = _yformat(values.values(), meta.decimals)
     fig = go.Figure(
         go.Bar(
             y=order[::-1],
             x=_none(values[r] for r in order[::-1]),
             orientation="h",
             marker={"color": [LEVEL_COLORS.get(levels[r], "#333") for r in order[::-1]]},
-            text=[text.fmt_value(values[r], meta.unit) for r in order[::-1]],
+            text=[text.fmt_value(values[r], meta.unit, meta.decimals) for r in order[::-1]],
             textposition="auto",
             hovertemplate=f"%{{y}}: %{{x:{fmt}}}<extra></extra>",
             name=str(year),
@@ -848,8 +1034,11 @@ def latest_bars(df: pd.DataFrame, title: str | None = None, year: int | None = N
         yaxis={"rangemode": "normal", "automargin": True},
         showlegend=False,
     )
-    missing = [r for r in order if math.isnan(values[r])]
-    notes = [f"Mangler for {text.join_list(missing)} i {year}."] if missing else []
+    notes = [
+        text.missing_note(gap_groups(rows.loc[rows["sammenligning"] == r]), r)
+        for r in order
+        if math.isnan(values[r])
+    ]
     return make_chart(fig, rows, title, meta.label, notes, _comparison_finding(df, meta))
 
 
@@ -870,9 +1059,11 @@ def series_bars(
     used = {k: indicators.prepare(v) for k, v in frames.items() if v is not None and not v.empty}
     data = pd.concat(used.values(), ignore_index=True) if used else pd.DataFrame()
     if data.empty or not data["verdi"].notna().any():
-        return _empty_chart(title, data, f"Det finnes ingen tall for «{title}» i kommunen.")
+        return _empty_chart(title, data, _no_values(title, data))
     fig = go.Figure()
-    fmt = _yformat(data["verdi"])
+    metas = {label: indicator_meta(_indicator_of(df), df) for label, df in used.items()}
+    shared = {m.decimals for m in metas.values()}
+    fmt = _yformat(data["verdi"], shared.pop() if len(shared) == 1 else None)
     latest_year = int(data.loc[data["verdi"].notna(), "aar"].max())
     parts = []
     notes = []
@@ -890,33 +1081,42 @@ def series_bars(
         )
         row = df.loc[df["aar"] == latest_year, "verdi"]
         if not row.empty and not math.isnan(row.iloc[0]):
-            parts.append(f"{text.lower_first(label)} {text.fmt_value(row.iloc[0])}")
-        missing = df.loc[df["verdi"].isna()]
-        if not missing.empty:
-            by_status: dict[str, list[int]] = {}
-            for r in missing.itertuples(index=False):
-                by_status.setdefault(str(getattr(r, "status", "") or ".."), []).append(int(r.aar))
-            notes.append(text.missing_note(by_status, label))
+            value = text.fmt_value(row.iloc[0], decimals=metas[label].decimals)
+            parts.append(f"{text.lower_first(label)} {value}")
+        notes.append(text.missing_note(gap_groups(df), label))
     fig.update_layout(base_layout(title, ytitle), barmode="group")
     place = indicators.kommune_name(data) if "nivaa" in data else ""
-    labels = [indicator_meta(_indicator_of(df), df).label for df in used.values()]
+    labels = [m.label for m in metas.values()]
     if finding is None:
         finding = f"{place} i {latest_year}: {text.join_list(parts)}." if parts else ""
     return make_chart(fig, data, title, text.join_list(labels), notes, finding)
+
+
+def _check_dimension(dim: str) -> None:
+    # boso's own columns (status symbols, values, reasons) are not categories of the data: a
+    # chart split by them would label its lines ":" or "".
+    from boso.processed import INDICATOR_COLUMNS
+
+    own = {*INDICATOR_COLUMNS, indicators.GAP_COLUMN} - {"boligtype", "boligtype_navn"}
+    if dim in own:
+        raise QueryError(
+            f"kan ikke dele figuren etter {dim!r}: det er en av boso sine egne kolonner"
+        )
 
 
 def dimension_lines(
     df: pd.DataFrame, dim: str = "boligtype_navn", title: str | None = None, bars: bool = False
 ) -> Chart:
     """The kommune's series split by a dimension (one line, or stacked bar, per boligtype)."""
+    _check_dimension(dim)
     df = indicators.prepare(df)
     meta = indicator_meta(_indicator_of(df), df)
     kommune = df.loc[df["nivaa"] == "kommune"] if "nivaa" in df else df
     title = title or f"{meta.label}"
     if not _has_values(kommune):
-        return _empty_chart(title, kommune, f"Det finnes ingen tall for «{meta.label}» i kommunen.")
+        return _empty_chart(title, kommune, _no_values(meta.label, kommune))
     fig = go.Figure()
-    fmt = _yformat(kommune["verdi"])
+    fmt = _yformat(kommune["verdi"], meta.decimals)
     parts = []
     notes = []
     place = indicators.kommune_name(kommune) if "nivaa" in kommune else ""
@@ -943,14 +1143,10 @@ def dimension_lines(
         if not valid.empty:
             last = valid.iloc[-1]
             parts.append(
-                f"{str(name).lower()} {text.fmt_value(last['verdi'])} ({int(last['aar'])})"
+                f"{str(name).lower()} {text.fmt_value(last['verdi'], decimals=meta.decimals)} "
+                f"({int(last['aar'])})"
             )
-        missing = part.loc[part["verdi"].isna()]
-        if not missing.empty:
-            by_status: dict[str, list[int]] = {}
-            for r in missing.itertuples(index=False):
-                by_status.setdefault(str(getattr(r, "status", "") or ".."), []).append(int(r.aar))
-            notes.append(text.missing_note(by_status, str(name)))
+        notes.append(text.missing_note(gap_groups(part), str(name)))
     fig.update_layout(base_layout(title, meta.unit), barmode="stack" if bars else None)
     finding = (
         f"{meta.label} i {place}, siste år med tall: {text.join_list(parts)}." if parts else ""
@@ -960,6 +1156,7 @@ def dimension_lines(
 
 def by_dimension(df: pd.DataFrame, dim: str = "boligtype_navn") -> list[Chart]:
     """One comparison line chart per dimension value (e.g. per boligtype)."""
+    _check_dimension(dim)
     df = indicators.prepare(df)
     meta = indicator_meta(_indicator_of(df), df)
     charts = []

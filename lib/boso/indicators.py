@@ -19,6 +19,8 @@ import pandas as pd
 
 from boso.errors import DataError, QueryError
 
+# Why a row has no value (see gap_reasons); set by comparison() and prepare().
+GAP_COLUMN = "mangler"
 # Display order of comparison levels (kommune first, then its peers, landet last).
 LEVEL_ORDER = {"kommune": 0, "kostragruppe": 1, "fylke": 2, "landet": 3}
 LEVEL_NAMES = {
@@ -68,7 +70,8 @@ def comparison(
         # processed.comparison builds a categorical from region names and fails when two
         # levels share a name (Oslo kommune / Oslo fylke); assemble the same rows here.
         df = _comparison_rows(indicator, kommunenummer)
-    return _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    df = _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    return processed.reader_order(with_gap_reasons(df, indicator))
 
 
 def _comparison_rows(indicator: str, kommunenummer: str) -> pd.DataFrame:
@@ -103,7 +106,8 @@ def kommune_series(
     from boso import processed
 
     df = processed.load_indicator(indicator, kommunenummer=kommunenummer)
-    return _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    df = _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
+    return processed.reader_order(with_gap_reasons(df, indicator))
 
 
 def comparisons(
@@ -142,7 +146,8 @@ def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
-    """Ensure a plain-string ``sammenligning`` column (processed gives an ordered categorical).
+    """Ensure a plain-string ``sammenligning`` column (processed gives an ordered categorical)
+    and a :data:`GAP_COLUMN` saying why each missing value is missing.
 
     Categoricals would make group-bys emit empty groups for regions absent from a slice.
     """
@@ -151,6 +156,10 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         df = df.assign(sammenligning=label.astype(str))
     elif isinstance(df["sammenligning"].dtype, pd.CategoricalDtype):
         df = df.assign(sammenligning=df["sammenligning"].astype(str))
+    if GAP_COLUMN not in df.columns and {"verdi", "aar"} <= set(df.columns):
+        # Reasons are judged on the whole series (a slice of one year cannot tell whether a
+        # region is never published), so they are fixed here, before any chart slices.
+        df = df.assign(**{GAP_COLUMN: gap_reasons(df)})
     if "nivaa" in df.columns and not df.empty:
         # One label per region: Oslo is both a kommune and a fylke.
         levels = df.groupby("sammenligning")["nivaa"].nunique()
@@ -343,17 +352,121 @@ def latest(df: pd.DataFrame, year: int | None = None) -> tuple[int | None, dict[
     return year, {r: float(row[r]) for r in order}
 
 
-def missing_years(df: pd.DataFrame) -> dict[str, dict[str, list[int]]]:
-    """Years with a missing or suppressed value, per comparison region and SSB symbol.
+def gap_reasons(
+    df: pd.DataFrame,
+    numerator: pd.DataFrame | None = None,
+    denominator: pd.DataFrame | None = None,
+    denominator_year_offset: int = 0,
+    denominator_name: str = "",
+) -> pd.Series:
+    """Why each row has no value: a key of :data:`boso.text.GAP_REASONS` or an SSB symbol.
 
-    ``.`` (code not in use that year) is reported too, since a reader sees a gap either way.
+    The reason comes from the data's own flags, first the row's (``harmonisering = deling`` or
+    ``ikke_beregnbar``, status ``:``), then, for a rate boso computes, the numerator's and
+    the denominator's rows (same level, region and year, the denominator shifted by its year
+    offset): a denominator that ends before the numerator is "not published yet", one that
+    has no rows for the region at all does not exist for that level. A comparison region
+    (KOSTRA group, fylke, landet) without any value is "not published for this level".
+
+    Args:
+        df: Processed rows (``nivaa``, ``region``, ``aar``, ``verdi``, ``status``, ...).
+        numerator, denominator: The rate's numerator and denominator rows, when it has them.
+        denominator_year_offset: The catalog's offset (denominator year = ``aar`` + offset).
+        denominator_name: What the denominator counts, when it is not the population
+            (``"privathusholdninger"``): the denominator's reasons then name it.
+
+    Returns:
+        A string Series aligned with ``df``: ``""`` where there is a value.
+    """
+    reasons = pd.Series("", index=df.index, dtype=object)
+    if df.empty:
+        return reasons
+    missing = df["verdi"].isna()
+    status = _column(df, "status")
+    harm = _column(df, "harmonisering")
+    reasons[missing & harm.isin(["deling", "ikke_beregnbar"])] = harm
+    reasons[missing & (reasons == "") & status.isin([":", "."])] = status
+    keys = [c for c in ("nivaa", "region", "aar") if c in df.columns]
+    open_ = missing & (reasons == "")
+    if numerator is not None and not numerator.empty and open_.any() and len(keys) == 3:
+        numerator = numerator.merge(df[["nivaa", "region"]].drop_duplicates())
+        own = gap_reasons(numerator).rename("_r")
+        num = numerator[keys].assign(
+            _r=own.replace("", "teller_mangler").where(numerator["verdi"].isna(), "")
+        )
+        found = df.loc[open_, keys].merge(num, on=keys, how="left").set_axis(df.index[open_])
+        reasons[open_] = found["_r"].fillna("")
+        open_ = missing & (reasons == "")
+    if denominator is not None and not denominator.empty and open_.any() and len(keys) == 3:
+        den = denominator.loc[denominator["verdi"].notna(), ["nivaa", "region", "aar"]]
+        last = den.groupby(["nivaa", "region"])["aar"].max()
+        last_level = den.groupby("nivaa")["aar"].max()
+        for idx in df.index[open_]:
+            level, region = df.at[idx, "nivaa"], df.at[idx, "region"]
+            year = int(df.at[idx, "aar"]) + denominator_year_offset
+            # A kommune founded after the denominator's last year has no rows yet either.
+            newest = last.get((level, region), last_level.get(level))
+            suffix = f":{denominator_name}" if denominator_name else ""
+            if newest is not None and year > int(newest):
+                reasons[idx] = "nevner_ikke_publisert" + suffix
+            elif (level, region) not in last.index:
+                reasons[idx] = "nevner_nivaa" + suffix
+        open_ = missing & (reasons == "")
+    if "nivaa" in df.columns:
+        label = df["sammenligning"] if "sammenligning" in df.columns else df["region"]
+        without = df.assign(_l=label).groupby("_l")["verdi"].transform("count") == 0
+        reasons[open_ & (df["nivaa"] != "kommune") & without] = "ikke_publisert_nivaa"
+        open_ = missing & (reasons == "")
+    reasons[open_] = status[open_].where(status[open_] != "", "..")
+    return reasons
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    if name not in df.columns:
+        return pd.Series("", index=df.index, dtype=object)
+    return df[name].astype(object).where(df[name].notna(), "").astype(str)
+
+
+def with_gap_reasons(df: pd.DataFrame, indicator: str) -> pd.DataFrame:
+    """``df`` with the :data:`GAP_COLUMN` reason column, reading a rate's numerator and
+    denominator from the processed store when the catalog declares them."""
+    from boso import processed
+    from boso.catalog import load_catalog
+
+    numerator = denominator = None
+    offset = 0
+    name = ""
+    catalog = load_catalog()
+    entry = catalog.get(indicator)
+    if entry is not None and df["verdi"].isna().any() and entry.numerator and entry.denominator:
+        try:
+            # All regions: a kommune founded after the denominator's last year has no rows.
+            numerator, denominator = (
+                processed.read_table(processed.indicator_table(ref))
+                for ref in (entry.numerator, entry.denominator)
+            )
+            numerator = numerator.loc[numerator["region"].isin(set(df["region"]))]
+        except (DataError, QueryError):
+            numerator = denominator = None  # the rows' own flags still give a reason
+        offset = entry.denominator_year_offset
+        if entry.denominator != "befolkning":
+            name = catalog[entry.denominator].label.lower()
+    return df.assign(**{GAP_COLUMN: gap_reasons(df, numerator, denominator, offset, name)})
+
+
+def missing_years(df: pd.DataFrame) -> dict[str, dict[str, list[int]]]:
+    """Years with a missing or suppressed value, per comparison region and reason.
+
+    The reason is the row's :data:`GAP_COLUMN` (or :func:`gap_reasons` of the rows): an SSB
+    symbol (``:``, ``.``) or a key of :data:`boso.text.GAP_REASONS`. ``.`` (code not in use
+    that year) is reported too, since a reader sees a gap either way.
     """
     result: dict[str, dict[str, list[int]]] = {}
     if df.empty:
         return result
-    gaps = df.loc[df["verdi"].isna()]
-    status = gaps["status"].fillna("").astype(str) if "status" in gaps else ""
-    for (region, symbol), rows in gaps.assign(_s=status).groupby(["sammenligning", "_s"]):
+    reasons = df[GAP_COLUMN] if GAP_COLUMN in df.columns else gap_reasons(df)
+    gaps = df.assign(_s=reasons.fillna("").astype(str)).loc[df["verdi"].isna()]
+    for (region, symbol), rows in gaps.groupby(["sammenligning", "_s"]):
         result.setdefault(str(region), {})[symbol or ".."] = sorted(int(a) for a in rows["aar"])
     return result
 

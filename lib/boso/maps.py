@@ -334,11 +334,12 @@ def _map_finding(data: pd.DataFrame, kommunenummer: str, year: int, meta: figure
         return f"Kommunen har ikke tall for {year}; kartet viser de andre kommunene i fylket."
     rank = int((valid["verdi"] > own["verdi"].iloc[0]).sum()) + 1
     name = str(own["kommunenavn"].iloc[0]) if "kommunenavn" in own else kommunenummer
-    top = text.fmt_value(valid["verdi"].iloc[0], meta.unit)
-    bottom = text.fmt_value(valid["verdi"].iloc[-1], meta.unit)
+    top = text.fmt_value(valid["verdi"].iloc[0], meta.unit, meta.decimals)
+    bottom = text.fmt_value(valid["verdi"].iloc[-1], meta.unit, meta.decimals)
     unit = "" if meta.unit in ("prosent", "") else f" {text.lower_first(meta.unit)}"
     return (
-        f"{name} hadde {text.fmt_value(own['verdi'].iloc[0], meta.unit)}{unit} i {year}, "
+        f"{name} hadde {text.fmt_value(own['verdi'].iloc[0], meta.unit, meta.decimals)}{unit} "
+        f"i {year}, "
         f"nummer {rank} av {len(valid)} kommuner med "
         f"tall på kartet (fylket og nabokommunene; høyest er {top}, lavest {bottom})."
     )

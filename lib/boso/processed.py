@@ -46,6 +46,17 @@ INDICATOR_COLUMNS: dict[str, str] = {
     "merknad": "str",
 }
 EXPORT_COLUMNS = ["kommunenummer", "kommunenavn", "aar", "verdi", "status", "enhet", "kilde"]
+# What a reader looks for first when a frame is printed (pandas elides the middle columns).
+READER_COLUMNS = ["kommunenummer", "aar", "verdi", "status", "kommunenavn", "enhet"]
+# In a comparison the region's display name leads; kommunenummer is empty for the peers.
+COMPARISON_READER_COLUMNS = ["sammenligning", "aar", "verdi", "status", "enhet"]
+
+
+def reader_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same frame with :data:`READER_COLUMNS` first, the provenance columns after."""
+    wanted = COMPARISON_READER_COLUMNS if "sammenligning" in frame.columns else READER_COLUMNS
+    first = [c for c in wanted if c in frame.columns]
+    return frame[[*first, *[c for c in frame.columns if c not in first]]]
 
 
 def processed_dir(root: str | Path | None = None) -> Path:
@@ -314,7 +325,8 @@ def load_indicator(
     if kommunenummer is not None:
         info = kommune_info(kommunenummer, root)
         frame = frame.loc[frame["kommunenummer"] == info["kommunenummer"]]
-    return frame.sort_values([c for c in ("region", "aar") if c in frame]).reset_index(drop=True)
+    frame = frame.sort_values([c for c in ("region", "aar") if c in frame]).reset_index(drop=True)
+    return reader_order(frame)
 
 
 def comparison(
@@ -349,7 +361,7 @@ def comparison(
         return frame.iloc[0:0].assign(sammenligning=pd.Series(dtype="category"))
     result = pd.concat(parts, ignore_index=True)
     result["sammenligning"] = pd.Categorical(result["sammenligning"], categories=labels)
-    return result
+    return reader_order(result)
 
 
 def export_indicator(

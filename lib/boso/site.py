@@ -90,6 +90,7 @@ HEADLINE_INDICATORS = (
 REGISTRY_COLUMNS = ("kommunenummer", "kommunenavn", "fylkesnummer", "fylkesnavn")
 RENDERERS = ("auto", "quarto", "nbconvert")
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+CAPTION_KIND = "caption"  # boso.figures.CAPTION_KIND: a figure's caption for notebook front ends
 
 
 @dataclass(frozen=True)
@@ -805,6 +806,16 @@ def _layout_html(env: Any, page: Page | ReportPage, content: str, built: str, **
     )
 
 
+def _page_outputs(outputs: list[Any]) -> list[Any]:
+    """A cell's outputs as a page shows them: without the caption outputs that repeat a
+    figure's caption for notebook front ends (the figure's own HTML carries it here)."""
+    return [
+        o
+        for o in outputs
+        if ((o.get("metadata") or {}).get("boso") or {}).get("kind") != CAPTION_KIND
+    ]
+
+
 def report_content(page: ReportPage) -> str:
     """The content of one report page: analysis links and the nbconvert body (both renderers).
 
@@ -825,6 +836,8 @@ def report_content(page: ReportPage) -> str:
         # The page draws each figure from its text/html output; the duplicate plotly JSON is
         # never shown, and deep-copying it was most of nbconvert's time per page.
         for cell in nb.cells:
+            if cell.get("outputs"):
+                cell["outputs"] = _page_outputs(cell["outputs"])
             for output in cell.get("outputs") or ():
                 (output.get("data") or {}).pop(PLOTLY_MIME, None)
     except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError) as exc:
@@ -1095,6 +1108,8 @@ def quarto_report_notebook(page: ReportPage) -> dict[str, Any]:
     """
     nb = json.loads(page.source.read_text("utf-8"))
     for cell in nb.get("cells", []):
+        if cell.get("outputs"):
+            cell["outputs"] = _page_outputs(cell["outputs"])
         for output in cell.get("outputs") or ():
             (output.get("data") or {}).pop(PLOTLY_MIME, None)
     root = "../" * page.path.count("/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 from boso.errors import BosoError
@@ -74,3 +75,33 @@ def to_image(
     import plotly.io as pio
 
     return pio.to_image(figure, format=fmt, width=width, height=height, scale=scale)
+
+
+def write_image(
+    figure: Any,
+    path: str | os.PathLike[str],
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    scale: float = 1.0,
+) -> Path:
+    """Write a plotly figure as an image file; the format comes from the suffix.
+
+    The file appears only when complete (written to a temporary file, then renamed).
+
+    Raises:
+        StaticExportUnavailableError: no Chromium or no kaleido on this machine.
+        QueryError: the suffix is not .png, .svg or .pdf.
+    """
+    from boso.errors import QueryError
+    from boso.raw import atomic_write_bytes
+
+    target = Path(path)
+    fmt = target.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise QueryError(
+            f"ukjent bildeformat {target.suffix!r} i {target}: bruk .png, .svg eller .pdf"
+        )
+    data = to_image(figure, fmt, width=width, height=height, scale=scale)
+    atomic_write_bytes(target, data)
+    return target

@@ -40,12 +40,17 @@ def fmt_number(value: float | int | None, decimals: int = 0) -> str:
     return text
 
 
-def fmt_value(value: float | None, unit: str = "") -> str:
-    """Format a value with a precision that suits its size (0 decimals ≥ 100, 1 below, 2 < 1)."""
+def fmt_value(value: float | None, unit: str = "", decimals: int | None = None) -> str:
+    """Format a value with the indicator's declared decimals (``decimals`` in the catalog).
+
+    Without ``decimals`` (numbers that belong to no indicator, e.g. a slope) the precision
+    suits the size: 0 decimals ≥ 100, 1 below, 2 below 1.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    size = abs(float(value))
-    decimals = 0 if size >= 100 else 1 if size >= 1 or size == 0 else 2
+    if decimals is None:
+        size = abs(float(value))
+        decimals = 0 if size >= 100 else 1 if size >= 1 or size == 0 else 2
     if unit == "prosent":
         return f"{fmt_number(value, decimals)} %"
     if unit.startswith("kr"):  # "73 975 kr per m²" reads better than a bare number
@@ -112,6 +117,7 @@ def growth_sentence(
     growth: float | None,
     comparisons: Mapping[str, float | None] | None = None,
     unit: str = "",
+    decimals: int | None = None,
 ) -> str:
     """Sentence on a level's change with average yearly growth, compared with other regions.
 
@@ -122,13 +128,14 @@ def growth_sentence(
         growth: Average yearly growth in percent (compound), or None.
         comparisons: Region display name → growth in percent over the same years.
         unit: Unit of the values ("prosent" adds a % sign).
+        decimals: The indicator's declared decimals (both end points use the same).
 
     Returns:
         E.g. "Befolkningen i Asker økte fra 53 610 i 2001 til 95 421 i 2022, i snitt 2,8 % per
         år, mot 0,9 % i landet."
     """
     verb = "økte" if last_value > first_value else "gikk ned" if last_value < first_value else "var"
-    a, b = fmt_value(first_value, unit), fmt_value(last_value, unit)
+    a, b = fmt_value(first_value, unit, decimals), fmt_value(last_value, unit, decimals)
     if verb == "var":
         text = f"{subject} i {place} var {b} både i {first_year} og {last_year}"
     else:
@@ -146,6 +153,7 @@ def level_sentence(
     value: float | None,
     unit: str = "",
     comparisons: Mapping[str, float | None] | None = None,
+    decimals: int | None = None,
 ) -> str:
     """Sentence comparing the kommune's latest level with other regions the same year.
 
@@ -155,8 +163,8 @@ def level_sentence(
     """
     if value is None or math.isnan(value):
         return f"{label} for {place} mangler for {year}."
-    text = f"{label} var {fmt_value(value, unit)} i {place} i {year}"
-    text += _against(comparisons, lambda v: fmt_value(v, unit))
+    text = f"{label} var {fmt_value(value, unit, decimals)} i {place} i {year}"
+    text += _against(comparisons, lambda v: fmt_value(v, unit, decimals))
     return text + "."
 
 
@@ -218,21 +226,49 @@ def trend_sentence(
     return text
 
 
+# Why a value is missing, as the reader is told under a figure: a flag of the row itself
+# (harmonisering, status) or of the numbers a rate is computed from. Keys are stored in the
+# ``mangler`` column by :func:`boso.indicators.gap_reasons`; SSB symbols are reasons too.
+GAP_REASONS = {
+    "deling": "kommunen ble delt, og tall fra før delingen kan ikke regnes om til dagens grenser",
+    "ikke_beregnbar": (
+        "tall fra før kommunesammenslåingen kan ikke regnes om for denne indikatoren"
+    ),
+    "nevner_ikke_publisert": "befolkningstallet som raten regnes per, er ikke publisert ennå",
+    "nevner_nivaa": "befolkningstall finnes ikke for denne regionen, så raten kan ikke beregnes",
+    # The same for another denominator: "<key>:<its label>" (e.g. privathusholdninger).
+    "nevner_ikke_publisert:": "tallet for {} som raten regnes ut fra, er ikke publisert ennå",
+    "nevner_nivaa:": "tall for {} finnes ikke for denne regionen, så raten kan ikke beregnes",
+    "ikke_publisert_nivaa": "tallet publiseres ikke for dette nivået",
+    "teller_mangler": "tallet raten regnes fra, er ikke publisert",
+    "..": "ikke publisert av kilden",
+}
+
+
 def missing_note(years_by_status: Mapping[str, Iterable[int]], place: str = "") -> str:
-    """Note listing years whose values are suppressed or missing (shown under a figure).
+    """Note listing years whose values are missing and why (shown under a figure).
 
     Args:
-        years_by_status: SSB symbol → years with that symbol.
+        years_by_status: An SSB symbol (``:``, ``.``) or a reason key of :data:`GAP_REASONS`
+            → the years it explains.
         place: Optional region name to mention.
 
     Returns:
-        E.g. "Asker: prikket (:) i 2017–2018; mangler (..) i 2016." or "" when nothing is missing.
+        E.g. "Asker: prikket (:) i 2017–2018; uten tall i 2016 (ikke publisert av kilden)."
+        or "" when nothing is missing.
     """
-    parts = [
-        f"{STATUS_LABELS.get(status, status)} i {years_text(years)}"
-        for status, years in years_by_status.items()
-        if years and status != "-"
-    ]
+    parts = []
+    for status, years in years_by_status.items():
+        if not years or status == "-":
+            continue
+        key, _, name = status.partition(":")
+        if name and f"{key}:" in GAP_REASONS:
+            reason = GAP_REASONS[f"{key}:"].format(name)
+            parts.append(f"uten tall i {years_text(years)} ({reason})")
+        elif status in GAP_REASONS:
+            parts.append(f"uten tall i {years_text(years)} ({GAP_REASONS[status]})")
+        else:
+            parts.append(f"{STATUS_LABELS.get(status, status)} i {years_text(years)}")
     if not parts:
         return ""
     text = "; ".join(parts)

@@ -65,7 +65,10 @@ def test_level_and_trend_sentences() -> None:
 def test_missing_note_and_year_runs() -> None:
     assert text.years_text([2017, 2015, 2016, 2020]) == "2015–2017 og 2020"
     note = text.missing_note({":": [2017, 2018], "..": [2016]}, "Asker")
-    assert note == "Asker: prikket (:) i 2017–2018; mangler (..) i 2016."
+    assert note == "Asker: prikket (:) i 2017–2018; uten tall i 2016 (ikke publisert av kilden)."
+    split = text.missing_note({"deling": [2010, 2011], "nevner_ikke_publisert": [2024]})
+    assert split.startswith("Uten tall i 2010–2011 (kommunen ble delt, og tall fra før delingen")
+    assert "uten tall i 2024 (befolkningstallet som raten regnes per, er ikke publisert" in split
     assert text.missing_note({":": []}) == ""
 
 
@@ -80,8 +83,8 @@ def test_caption_names_tables_and_dates() -> None:
         ["Asker: prikket (:) i 2017."],
     )
     assert caption == (
-        "Kilde: SSB, tabell 12008 (Kommunalt disponerte boliger), SSB, tabell STARTLAN "
-        "(tabell-ID ikke verifisert) (Startlån) og IMDi. Hentet 2026-11-22. "
+        "Kilde: SSB, tabell 12008 (Kommunalt disponerte boliger), SSB (Startlån) og IMDi. "
+        "Hentet 2026-11-22. "
         "Sist oppdatert hos kilden 2025-06-16. Asker: prikket (:) i 2017."
     )
 
@@ -114,7 +117,9 @@ def test_lines_draws_gaps_not_zeros_and_marks_them() -> None:
     assert len(shapes) == 1 and shapes[0].x0 == pytest.approx(2018.55)
     assert "prikket" in chart.fig.layout.annotations[0].text
     assert "Asker: prikket (:) i 2019." in chart.caption
-    assert "Ingen tall for Akershus i perioden." in chart.caption
+    assert "Akershus: uten tall i 2018–2022 (tallet publiseres ikke for dette nivået)." in (
+        chart.caption
+    )
     assert "SSB, tabell 12008" in chart.caption and "Hentet 2026-11-22" in chart.caption
     assert chart.finding == (
         "Kommunalt disponerte boliger per 1000 innbyggere var 14,0 i Asker i 2022, mot 11,0 i "
@@ -129,12 +134,35 @@ def test_lines_without_kommune_values_is_an_empty_chart_with_notice() -> None:
 
 
 def test_level_plots_only_the_kommune_and_compares_growth_in_words() -> None:
-    df = rows({"Asker": [100.0, 110.0, 121.0, 133.1, 146.41], "Landet": [50.0] * 5})
+    df = rows(
+        {"Asker": [100.0, 110.0, 121.0, 133.1, 146.41], "Landet": [50.0] * 5},
+        indikator="befolkning",
+    )
     chart = figures.level(df, subject="Befolkningen")
     assert [t.name for t in chart.fig.data] == ["Asker"]
     assert list(chart.fig.data[0].y) == df.loc[df["nivaa"] == "kommune", "verdi"].tolist()
     assert chart.finding.startswith("Befolkningen i Asker økte fra 100 i 2018 til 146 i 2022")
     assert "i snitt 10,0 % per år, mot 0,0 % i landet." in chart.finding
+
+
+def test_numbers_in_one_style_per_indicator() -> None:
+    # A count is a whole number at any size; a rate keeps its declared decimals at any size
+    # (not "fra 109 i 2010 til 40,0 i 2024").
+    from boso.catalog import load_catalog
+
+    catalog = load_catalog()
+    assert catalog["startlan"].shown_decimals == 0
+    assert catalog["startlan_per_1000"].shown_decimals == 1
+    assert catalog["kvadratmeterpris"].shown_decimals == 0
+    assert all(i.decimals is not None for i in catalog.values() if i.kind == "rate")
+    falling = [109.0, 90.0, 70.0, 55.0, 40.0]
+    count = figures.level(rows({"Asker": falling}, indikator="startlan"), subject="Antall lån")
+    assert "gikk ned fra 109 i 2018 til 40 i 2022" in count.finding
+    rate = figures.level(rows({"Asker": falling}, indikator="startlan_per_1000"), subject="Lån")
+    assert "gikk ned fra 109,0 i 2018 til 40,0 i 2022" in rate.finding
+    assert rate.fig.data[0].hovertemplate.endswith("%{y:,.1f}<extra></extra>")
+    bars = figures.latest_bars(rows({"Asker": falling, "Landet": [212.0] * 5}))
+    assert list(bars.fig.data[0].text) == ["212,0", "40,0"]
 
 
 def test_index_chart_rebases_to_100() -> None:
@@ -148,7 +176,7 @@ def test_latest_bars_and_series_bars() -> None:
     bars = figures.latest_bars(_frame())
     assert list(bars.fig.data[0].y) == ["Landet", "Akershus", "KOSTRA-gruppe 12", "Asker"]
     assert list(bars.fig.data[0].x) == [22.0, None, 11.0, 14.0]
-    assert "Mangler for Akershus i 2022." in bars.caption
+    assert "Akershus: uten tall i 2022 (tallet publiseres ikke for dette nivået)." in bars.caption
     kommune = _frame().query("nivaa == 'kommune'")
     series = figures.series_bars(
         {"Anmodet": kommune.assign(verdi=[5.0, 6, 7, 8, 9]), "Bosatt": kommune},
@@ -259,17 +287,52 @@ def test_script_payload_cannot_close_the_script_element() -> None:
     assert json.loads(payload)["data"][0]["name"] == "</script><b>x"
 
 
-def test_show_figure_emits_exactly_one_display(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_show_figure_emits_the_figure_then_its_caption(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
     figures.show_figure(go.Figure(go.Bar(x=[1], y=[2])), caption="Kilde: x.", sources=["x"])
-    assert len(shown) == 1 and isinstance(shown[0], figures.FigureOutput)
+    assert [type(o).__name__ for o in shown] == ["FigureOutput", "CaptionOutput"]
+    assert shown[1].figure is shown[0]
     shown.clear()
     chart = figures.lines(_frame())
     figures.show(chart, figures.lines(rows({"Asker": [np.nan] * 5})))
     kinds = [type(o).__name__ for o in shown]
-    assert kinds == ["TextOutput", "FigureOutput", "TextOutput"]
+    assert kinds == ["TextOutput", "FigureOutput", "CaptionOutput", "TextOutput"]
     assert shown[0].sentence == chart.finding
+
+
+def test_caption_output_carries_caption_csv_and_notice_for_lab() -> None:
+    # JupyterLab draws the plotly JSON and drops the figure's HTML: the caption output after
+    # it is HTML only, so Lab shows the source, the CSV link and the synthetic notice.
+    chart = figures.lines(_frame())
+    figure = figures.FigureOutput(
+        chart.fig, chart.data, chart.caption, chart.sources, chart.retrieved, True, chart.title
+    )
+    bundle, meta = figures.CaptionOutput(figure)._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}
+    html = bundle["text/html"]
+    assert f'<p class="boso-caption">{chart.caption[:40]}' in html
+    assert "Syntetiske demotall – ikke offisiell statistikk" in html
+    href = re.search(r'<a class="boso-csv" download="[^"]+\.csv" href="([^"]+)"', html).group(1)
+    csv = urllib.parse.unquote(href.split(",", 1)[1])
+    back = pd.read_csv(StringIO(csv))
+    assert back["verdi"].tolist() == pytest.approx(chart.data["verdi"].tolist(), nan_ok=True)
+    assert meta == {"boso": {"kind": "caption", "of": "figure", "title": chart.title}}
+    from boso import site
+
+    assert site.CAPTION_KIND == figures.CAPTION_KIND
+    outputs = [{"metadata": {"boso": {"kind": "figure"}}}, {"metadata": meta}, {"metadata": {}}]
+    assert site._page_outputs(outputs) == [outputs[0], outputs[2]]
+
+
+def test_with_caption_writes_the_source_under_the_plot() -> None:
+    chart = figures.lines(_frame())
+    image = figures.with_caption(chart.fig, chart.caption, synthetic=True, width=900)
+    texts = [a.text for a in image.layout.annotations]
+    caption = next(t for t in texts if t.startswith("Syntetiske demotall – ikke"))
+    assert "Kilde: SSB, tabell 12008" in caption.replace("<br>", " ")
+    assert image.layout.height > figures.DEFAULT_HEIGHT and image.layout.margin.b > 90
+    assert not [a for a in (chart.fig.layout.annotations or ()) if a.text == caption]
 
 
 def test_table_output_formats_norwegian_and_links_csv() -> None:
@@ -303,7 +366,7 @@ def test_show_states_a_shared_finding_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert line.finding and line.finding == bars.finding
     figures.show(line, bars)
     kinds = [type(o).__name__ for o in shown]
-    assert kinds == ["TextOutput", "FigureOutput", "FigureOutput"]
+    assert kinds == ["TextOutput", "FigureOutput", "CaptionOutput", "FigureOutput", "CaptionOutput"]
 
 
 def test_by_dimension_findings_name_the_dimension() -> None:
@@ -313,3 +376,28 @@ def test_by_dimension_findings_name_the_dimension() -> None:
     assert [c.title.split(": ")[-1] for c in charts] == ["blokkleiligheter", "småhus"]
     assert "(blokkleiligheter) var 14,0 i Asker i 2022" in charts[0].finding
     assert "(småhus) var 28,0 i Asker i 2022" in charts[1].finding
+
+
+def test_every_gap_in_a_figure_has_a_reason() -> None:
+    nan = float("nan")
+    split = rows({"Asker": [nan] * 5, "Landet": [1.0] * 5})
+    split.loc[split["sammenligning"] == "Asker", "harmonisering"] = "deling"
+    empty = figures.lines(split)
+    assert empty.empty
+    assert empty.finding.startswith("Det finnes ingen tall for «Kommunalt disponerte boliger")
+    assert "i Asker. Uten tall i 2018–2022 (kommunen ble delt" in empty.finding
+    partial = rows({"Asker": [1.0] * 5, "Landet": [1.0, 1.0, 1.0, nan, nan]})
+    chart = figures.lines(partial)
+    assert "Landet: uten tall i 2021–2022 (ikke publisert av kilden)." in chart.caption
+    bars = figures.series_bars({"Bosatt": rows({"Asker": [1.0, nan, 3.0, 4.0, 5.0]})}, "T")
+    assert "Bosatt: uten tall i 2019 (ikke publisert av kilden)." in bars.caption
+
+
+@pytest.mark.parametrize("dim", ["status", "verdi", "mangler"])
+def test_charts_cannot_be_split_by_boso_own_columns(dim: str) -> None:
+    from boso.errors import QueryError
+
+    with pytest.raises(QueryError, match=dim):
+        figures.dimension_lines(rows({"Asker": [1.0] * 5}), dim=dim)
+    with pytest.raises(QueryError, match=dim):
+        figures.by_dimension(rows({"Asker": [1.0] * 5}), dim=dim)

@@ -205,3 +205,57 @@ def test_index_base_ignores_regions_without_any_values() -> None:
     out = indicators.index_series(df)
     assert out.attrs["basisaar"] == 2019
     assert out.loc[out["sammenligning"] == "Landet", "indeks"].isna().all()
+
+
+# ------------------------------------------------------------------------------ gap reasons
+NAN = float("nan")
+
+
+def test_gap_reasons_come_from_the_rows_own_flags() -> None:
+    df = rows(
+        {"Asker": [NAN, NAN, 5.0, NAN, 7.0], "Akershus": [NAN] * 5, "Landet": [1.0] * 5},
+        status={("Asker", 2021): ":"},
+    )
+    df.loc[(df["sammenligning"] == "Asker") & (df["aar"] < 2020), "harmonisering"] = "deling"
+    reasons = indicators.gap_reasons(df)
+    by_row = dict(zip(zip(df["sammenligning"], df["aar"], strict=True), reasons, strict=True))
+    assert by_row[("Asker", 2018)] == by_row[("Asker", 2019)] == "deling"
+    assert by_row[("Asker", 2021)] == ":"
+    assert by_row[("Asker", 2020)] == "" and by_row[("Landet", 2018)] == ""
+    assert {by_row[("Akershus", y)] for y in range(2018, 2023)} == {"ikke_publisert_nivaa"}
+    assert indicators.missing_years(df)["Asker"] == {"deling": [2018, 2019], ":": [2021]}
+
+
+def test_gap_reasons_of_a_rate_look_at_numerator_and_denominator() -> None:
+    # The rate ends in 2022 because the denominator (population) ends in 2020 + offset 1;
+    # the KOSTRA group has no population rows at all; 2018 is missing in the numerator.
+    rate = rows({"Asker": [NAN, 2.0, 2.1, NAN, NAN], "KOSTRA-gruppe 12": [NAN] * 5})
+    numerator = rows({"Asker": [NAN, 20.0, 21.0, 22.0, 23.0], "KOSTRA-gruppe 12": [9.0] * 5})
+    numerator.loc[numerator["aar"] == 2018, "harmonisering"] = "deling"
+    denominator = rows({"Asker": [10.0, 10.0, 10.0, NAN, NAN]}, years=range(2019, 2024))
+    denominator = denominator.loc[denominator["verdi"].notna()]
+    reasons = indicators.gap_reasons(rate, numerator, denominator, denominator_year_offset=1)
+    own = rate["sammenligning"] == "Asker"
+    asker = dict(zip(rate.loc[own, "aar"], reasons[own], strict=True))
+    assert asker[2018] == "deling"
+    assert asker[2019] == asker[2020] == ""
+    assert asker[2021] == asker[2022] == "nevner_ikke_publisert"
+    assert set(reasons[~own]) == {"nevner_nivaa"}
+    # A kommune founded after the denominator's last year: "not published yet", not "never".
+    new = rows({"Asker": [NAN] * 5}).assign(region="3999")
+    late = indicators.gap_reasons(new, None, denominator, denominator_year_offset=1)
+    assert list(late) == ["nevner_nivaa"] * 3 + ["nevner_ikke_publisert"] * 2
+
+
+def test_gap_reasons_name_a_denominator_other_than_the_population() -> None:
+    from boso import text
+
+    share = rows({"Asker": [20.0, NAN]}, years=range(2022, 2024))
+    households = rows({"Asker": [100.0]}, years=range(2022, 2023))
+    reasons = indicators.gap_reasons(share, None, households, 0, "privathusholdninger")
+    assert list(reasons) == ["", "nevner_ikke_publisert:privathusholdninger"]
+    note = text.missing_note({"nevner_ikke_publisert:privathusholdninger": [2024]}, "Asker")
+    assert note == (
+        "Asker: uten tall i 2024 (tallet for privathusholdninger som raten regnes ut fra, "
+        "er ikke publisert ennå)."
+    )

@@ -325,3 +325,30 @@ def test_publication_tables_titles_and_suppression(vacancy_register):
             if col in table.columns:
                 values = table[col].dropna()
                 assert not ((values > 0) & (values < 3)).any(), title
+
+
+# ------------------------------------------------------------------ column-name collisions
+
+
+def test_grouping_by_the_dwelling_status_keeps_its_labels():
+    # The register's own "status" (Utleid/Ledig) must not be overwritten by boso's status
+    # symbol column: every category keeps its label and the ":" goes to the symbol column.
+    statuses = ["Utleid"] * 5 + ["Ledig"] * 4 + ["Under rehabilitering"]
+    reg = make_register([{"bolig_id": f"B{i}", "status": s} for i, s in enumerate(statuses)], [])
+    table = stock_summary(reg, "status")
+    assert "boligstatus" in table.columns
+    labels = dict(zip(table["boligstatus"], table["antall"], strict=True))
+    assert labels["Utleid"] == 5 and labels["Ledig"] == 4 and labels["I alt"] == 10
+    assert np.isnan(labels["Under rehabilitering"])  # 1 dwelling: suppressed, not relabelled
+    assert set(table["status"]) == {"", ":"}
+    assert not (table["boligstatus"].fillna("") == "").any()
+    rents = rent_per_m2(reg, by="status")
+    assert {"Utleid", "Ledig", "I alt"} <= set(rents["boligstatus"])
+    titled = dict(publication_tables(reg))
+    assert "boligstatus" in titled["Boliger etter status på uttrekksdatoen"].columns
+
+
+def test_suppress_small_refuses_a_data_column_named_status():
+    df = pd.DataFrame({"status": ["Utleid", "Ledig"], "antall": [5, 1]})
+    with pytest.raises(DataError, match="status"):
+        suppress_small(df, "antall")

@@ -20,7 +20,6 @@ from boso.register.reader import RegisterImport
 
 SUPPRESSED = ":"
 MISSING_LABEL = "Uoppgitt"
-STATUS_GROUP = "boligstatus"  # stock_summary's group column when grouped by ``status``
 TOTAL_LABEL = "I alt"
 GROUPABLE = (
     "boligtype",
@@ -32,6 +31,13 @@ GROUPABLE = (
     "status",
     "postnr",
 )
+# Columns boso itself writes into every published table. A register field with one of these
+# names is published under another name, so grouping by it can never be overwritten by the
+# status symbol (":" for suppressed) or a count: the register's dwelling ``status`` (Utleid,
+# Ledig, ...) becomes ``boligstatus``.
+OWN_COLUMNS = frozenset({"antall", "andel", "andel_av_alle_boliger", "status", "syntetisk"})
+_OUTPUT_NAMES = {"status": "boligstatus"}
+STATUS_SYMBOLS = frozenset({"", ":", "..", ".", "-"})
 # Bands for the distribution of død tid, in days (upper bounds inclusive).
 VACANCY_BANDS = (
     (7, "0–7 dager"),
@@ -50,6 +56,13 @@ def _synthetic(reg: RegisterImport | pd.DataFrame) -> bool:
     if isinstance(reg, RegisterImport):
         return reg.synthetic
     return bool("syntetisk" in reg.columns and reg["syntetisk"].any())
+
+
+def output_column(name: str) -> str:
+    """The name a register field gets in a published table (``status`` → ``boligstatus``)."""
+    if name in OWN_COLUMNS:
+        return _OUTPUT_NAMES.get(name, f"{name}_kategori")
+    return name
 
 
 def suppress_small(
@@ -91,6 +104,14 @@ def suppress_small(
         missing.append(total_col)
     if missing:
         raise QueryError(f"suppress_small: ukjente kolonner {missing}")
+    if "status" in df.columns:
+        # A data column called "status" (the dwelling's status) would be overwritten here.
+        foreign = set(df["status"].astype("string").fillna("").unique()) - STATUS_SYMBOLS
+        if foreign:
+            raise DataError(
+                "suppress_small: kolonnen 'status' er reservert for statussymboler (: .. . -), "
+                f"men inneholder {sorted(foreign)[:3]}; gi datakolonnen et annet navn"
+            )
     out = df.copy()
     mask = pd.Series(False, index=out.index)
     is_total = (
@@ -159,7 +180,8 @@ def stock_summary(
 
     Returns:
         Columns ``<by>…, antall, andel`` (percent of the register) [, ``andel_av_alle_boliger``],
-        ``status``, ``syntetisk``. Grouped by ``status``, the group column is ``boligstatus``.
+        ``status``, ``syntetisk``; a ``by`` column named like one of boso's own columns is
+        renamed (``status`` → ``boligstatus``, see :func:`output_column`).
     """
     cols = [by] if isinstance(by, str) else list(by)
     bad = [c for c in cols if c not in GROUPABLE]
@@ -167,14 +189,13 @@ def stock_summary(
         raise QueryError(f"kan ikke gruppere boligregisteret på {bad}; velg blant {GROUPABLE}")
     dwellings = _dwellings(reg)
     stock = dwellings[dwellings["status"].astype("string").fillna("") != "Avhendet"].copy()
+    keys = [output_column(c) for c in cols]
+    stock = stock[cols].set_axis(keys, axis=1)
+    cols = keys
     for col in cols:
         stock[col] = stock[col].astype("string").fillna(MISSING_LABEL)
     table = stock.groupby(cols, dropna=False).size().reset_index(name="antall")
     table = table.sort_values("antall", ascending=False, kind="stable").reset_index(drop=True)
-    # Grouped by the dwelling's status, the labels would be overwritten by the suppression
-    # status column below (and the I alt row lost with them).
-    table = table.rename(columns={"status": STATUS_GROUP})
-    cols = [STATUS_GROUP if c == "status" else c for c in cols]
     n = len(stock)
     if total:
         total_row = {c: TOTAL_LABEL for c in cols} | {"antall": n}
@@ -413,11 +434,13 @@ def rent_per_m2(
     dwellings = _dwellings(reg)
     data = dwellings[(dwellings["maanedsleie"] > 0) & (dwellings["bra_m2"] > 0)].copy()
     data["kr_m2_mnd"] = data["maanedsleie"] / data["bra_m2"]
-    key = by or "gruppe"
+    key = output_column(by) if by else "gruppe"
     if by is None:
         data[key] = TOTAL_LABEL
     elif by not in GROUPABLE:
         raise QueryError(f"kan ikke gruppere boligregisteret på {by!r}; velg blant {GROUPABLE}")
+    else:
+        data[key] = data[by]
     data[key] = data[key].astype("string").fillna(MISSING_LABEL)
 
     def summarise(frame: pd.DataFrame) -> dict[str, float]:
