@@ -387,6 +387,7 @@ REGISTER_HEADERS = {
     "maalgruppe": "Målgruppe",
     "storrelse": "Størrelse",
     "eierform": "Eierform",
+    "boligstatus": "Boligstatus",
     "antall": "Antall",
     "andel": "Andel (%)",
     "andel_av_alle_boliger": "Andel av alle boliger (%)",
