@@ -54,7 +54,7 @@ def _values(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     bad = numeric.isna() & (status == "")
     if bad.any():
         first = text[bad].iloc[0]
-        raise DataError(f"unexpected value {first!r} (expected a number, '.' or ':')")
+        raise DataError(f"uventet verdi {first!r} (ventet et tall, '.' eller ':')")
     return numeric.to_numpy(dtype=float), status.to_numpy(dtype=object)
 
 
@@ -68,7 +68,7 @@ def parse_long(text: str, name: str = "IMDi export") -> pd.DataFrame:
     frame = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False)
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{name}: missing columns {missing}; found {list(frame.columns)}")
+        raise DataError(f"{name}: mangler kolonnene {missing}; fant {list(frame.columns)}")
     lines = sum(1 for line in text.splitlines()[1:] if line.strip())
     if len(frame) != lines:
         # A stray quote makes the CSV reader swallow line ends: fewer rows than lines.
@@ -76,11 +76,11 @@ def parse_long(text: str, name: str = "IMDi export") -> pd.DataFrame:
     years = pd.to_numeric(frame["År"], errors="coerce")
     if years.isna().any():
         row = int(np.flatnonzero(years.isna())[0]) + 2
-        raise DataError(f"{name}, row {row}: År is not a year: {frame['År'].iloc[row - 2]!r}")
+        raise DataError(f"{name}, rad {row}: År er ikke et årstall: {frame['År'].iloc[row - 2]!r}")
     try:
         values, status = _values(frame["Antall"])
     except DataError as exc:
-        raise DataError(f"{name}, column Antall: {exc}") from exc
+        raise DataError(f"{name}, kolonne Antall: {exc}") from exc
     codes = frame["Kommunenummer"].str.strip().str.lstrip("K").str.zfill(4)
     return pd.DataFrame(
         {
@@ -99,11 +99,11 @@ def parse_wide(text: str, name: str = "IMDi export") -> pd.DataFrame:
     """Parse the wide layout with three header rows."""
     lines = text.splitlines()
     if len(lines) < 4:
-        raise DataError(f"{name}: wide layout needs three header rows and data")
+        raise DataError(f"{name}: bredt format krever tre overskriftsrader og data")
     headers = [line.split(";") for line in lines[:3]]
     width = len(headers[0])
     if any(len(h) != width for h in headers):
-        raise DataError(f"{name}: the three header rows have different numbers of columns")
+        raise DataError(f"{name}: de tre overskriftsradene har ulikt antall kolonner")
     body = pd.read_csv(
         io.StringIO("\n".join(lines[3:])),
         sep=";",
@@ -122,11 +122,13 @@ def parse_wide(text: str, name: str = "IMDi export") -> pd.DataFrame:
         enhet = strip_prefix(headers[1][column], "Enhet")
         year_text = strip_prefix(headers[2][column], "År")
         if not year_text.isdigit():
-            raise DataError(f"{name}: header column {column + 1} has no year: {year_text!r}")
+            raise DataError(
+                f"{name}: overskriftskolonne {column + 1} har ikke noe årstall: {year_text!r}"
+            )
         try:
             values, status = _values(body[column])
         except DataError as exc:
-            raise DataError(f"{name}, column {column + 1}: {exc}") from exc
+            raise DataError(f"{name}, kolonne {column + 1}: {exc}") from exc
         parts.append(
             pd.DataFrame(
                 {
@@ -338,11 +340,11 @@ def parse_export(content: bytes, name: str = "IMDi export") -> pd.DataFrame:
         check_complete(text, name)
         frame = parse_wide(text, name)
     else:
-        raise DataError(f"{name}: not an IMDi export (first line {first[:60]!r})")
+        raise DataError(f"{name}: ikke en IMDi-eksport (første linje {first[:60]!r})")
     valid = frame["kode"].str.fullmatch(r"\d{4}")
     if not valid.all():
         bad = frame.loc[~valid, "kode"].iloc[0]
-        raise DataError(f"{name}: unexpected Kommunenummer {bad!r}")
+        raise DataError(f"{name}: ukjent kommunenummer {bad!r}")
     return frame.loc[frame["kode"] != "9999"].reset_index(drop=True)
 
 
@@ -399,7 +401,7 @@ def fetch(store, url: str | None = None, *, session=None, client=None):  # noqa:
     url = url or os.environ.get("BOSO_IMDI_URL")
     if not url:
         raise FetchError(
-            "IMDi: no export URL (set BOSO_IMDI_URL to the imdikator CSV export of "
+            "IMDi: ingen eksport-URL (sett BOSO_IMDI_URL til imdikator-eksporten (CSV) av "
             "'Bosetting: anmodning, vedtak, faktisk bosetting')"
         )
     client = client or imdi_client(session)
