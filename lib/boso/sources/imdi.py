@@ -63,7 +63,7 @@ def clean_name(label: str) -> str:
     return _VALIDITY.sub("", str(label)).strip()
 
 
-def parse_long(text: str, name: str = "IMDi export") -> pd.DataFrame:
+def parse_long(text: str, name: str = "IMDi-eksport") -> pd.DataFrame:
     """Parse the long layout."""
     frame = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False)
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
@@ -95,7 +95,7 @@ def parse_long(text: str, name: str = "IMDi export") -> pd.DataFrame:
     )
 
 
-def parse_wide(text: str, name: str = "IMDi export") -> pd.DataFrame:
+def parse_wide(text: str, name: str = "IMDi-eksport") -> pd.DataFrame:
     """Parse the wide layout with three header rows."""
     lines = text.splitlines()
     if len(lines) < 4:
@@ -155,7 +155,7 @@ def _lines(text: str) -> tuple[list[str], bool]:
     return lines, terminated
 
 
-def check_complete(text: str, name: str = "IMDi export") -> None:
+def check_complete(text: str, name: str = "IMDi-eksport") -> None:
     """Refuse an export that was cut off: the checks that need no earlier copy of the file.
 
     * every data line has as many ``;``-fields as the header (a line cut mid-way has fewer);
@@ -271,7 +271,7 @@ def coverage(frame: pd.DataFrame) -> set[tuple[str, int, str, str]]:
 
 
 def check_replaces(
-    old: bytes, new: bytes, name: str = "IMDi export", *, parsed: pd.DataFrame | None = None
+    old: bytes, new: bytes, name: str = "IMDi-eksport", *, parsed: pd.DataFrame | None = None
 ) -> None:
     """Refuse a new export that covers less than the stored one it would replace.
 
@@ -317,7 +317,7 @@ def check_replaces(
         )
 
 
-def parse_export(content: bytes, name: str = "IMDi export") -> pd.DataFrame:
+def parse_export(content: bytes, name: str = "IMDi-eksport") -> pd.DataFrame:
     """Parse an IMDi settlement export in either layout.
 
     Args:
