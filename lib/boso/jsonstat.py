@@ -826,13 +826,13 @@ def _meta(
                 raise fail(f"dimensjon '{dim.id}': category.unit må knytte koder til objekter")
             units.update({code: dict(u) for code, u in unit.items()})
         if raw.get("note") is not None:
-            dimension_notes[dim.id] = _notes(raw.get("note"), f"dimension '{dim.id}'", fail)
+            dimension_notes[dim.id] = _notes(raw.get("note"), f"dimensjon '{dim.id}'", fail)
         cat_note = category.get("note")
         if cat_note is not None:
             if not isinstance(cat_note, Mapping):
                 raise fail(f"dimensjon '{dim.id}': category.note må være et objekt")
             category_notes[dim.id] = {
-                code: _notes(n, f"dimension '{dim.id}' category '{code}'", fail)
+                code: _notes(n, f"dimensjon '{dim.id}' kategori '{code}'", fail)
                 for code, n in cat_note.items()
             }
 
@@ -895,7 +895,7 @@ def merge_jsonstat(
         raise fail("ingenting å slå sammen")
     cubes = []
     for i, part in enumerate(parts):
-        part_fail = fail.part(f"part {i + 1}")
+        part_fail = fail.part(f"del {i + 1}")
         try:
             check_jsonstat(part, strict_v2=True)
         except DataError as exc:

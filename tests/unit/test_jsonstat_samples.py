@@ -403,5 +403,5 @@ def test_merge_of_parts_in_any_status_form_equals_the_whole(samples: Path) -> No
     merged = merge_jsonstat([a, b], "Region", order=["TOTAL", "001", "002"])
     pd.testing.assert_frame_equal(read_jsonstat(merged), read_jsonstat(whole))
     assert merged["status"] == whole["status"]
-    with pytest.raises(DataError, match=r"\[part 2\]: status har 2 elementer"):
+    with pytest.raises(DataError, match=r"\[del 2\]: status har 2 elementer"):
         merge_jsonstat([a, {**b, "status": ["..", ".."]}], "Region")
