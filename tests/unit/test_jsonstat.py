@@ -407,7 +407,7 @@ def test_cut_inside_a_string_is_called_a_truncation(tmp_path: Path) -> None:
     text = json.dumps(_cube())
     path = tmp_path / "cut.json"
     path.write_text(text[: text.index('"Oslo"') + 3], "utf-8")
-    assert "Unterminated string" in _error(path) and "(avkortet nedlasting?)" in _error(path)
+    assert "tekst som aldri avsluttes" in _error(path) and "(avkortet nedlasting?)" in _error(path)
 
 
 def test_version_1_single_dataset_forms() -> None:
@@ -422,3 +422,9 @@ def test_version_1_single_dataset_forms() -> None:
     assert read_jsonstat_meta({"dataset": v1}).size == [2, 3]
     v1["version"] = "2.0"
     assert "versjon \"2.0\", men 'id' og 'size' ligger i 'dimension'" in _error(v1)
+
+
+def test_json_syntax_errors_are_described_in_bokmal() -> None:
+    assert "linje 1 kolonne 11: ventet en verdi" in _error('{"value": }')
+    assert "mer data etter JSON-verdien" in _error('{"value": 1} 2')
+    assert "ventet et feltnavn i doble anførselstegn" in _error("{value: 1}")
