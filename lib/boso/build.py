@@ -115,7 +115,7 @@ def verified_bytes(raw_file: RawFile) -> bytes:
         stored = raw_file.provenance.get("bytes")
         size = f"{len(content)} byte, lagret {stored} byte" if stored else f"{len(content)} byte"
         raise DataError(
-            f"{raw_file.path}: filen er endret eller avkuttet etter at den ble lagret "
+            f"{raw_file.path}: filen er endret eller avkortet etter at den ble lagret "
             f"(sha256 stemmer ikke med proveniensen; {size}); hent den på nytt med "
             "`boso fetch` eller `boso snapshot import`"
         )

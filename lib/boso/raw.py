@@ -322,12 +322,12 @@ def _read_archive(archive_path: Path) -> dict[str, bytes]:
                     members[member.name.removeprefix("./")] = handle.read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(
-            f"{archive_path}: arkivet er avkuttet eller ødelagt ({_archive_problem(exc)}); "
+            f"{archive_path}: arkivet er avkortet eller ødelagt ({_archive_problem(exc)}); "
             "ingenting er importert"
         ) from None
     if "MANIFEST.json" not in members:
         raise DataError(
-            f"{archive_path}: arkivet har ingen MANIFEST.json (avkuttet, ødelagt eller ikke et "
+            f"{archive_path}: arkivet har ingen MANIFEST.json (avkortet, ødelagt eller ikke et "
             "boso-snapshot); ingenting er importert"
         )
     return members

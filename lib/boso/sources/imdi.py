@@ -185,14 +185,14 @@ def check_complete(text: str, name: str = "IMDi-eksport") -> None:
             where = "siste linje" if number == len(lines) else "linjen"
             raise DataError(
                 f"{name}, linje {number}: {fields} felt, ventet {width} "
-                f"({where} er avkuttet eller ødelagt)"
+                f"({where} er avkortet eller ødelagt)"
             )
     if not long_layout or len(lines) < 2:
         return
     if not terminated:
         raise DataError(
             f"{name}, linje {len(lines)}: siste linje slutter uten linjeskift – "
-            "eksporten er avkuttet (siste tall kan være kuttet)"
+            "eksporten er avkortet (siste tall kan være kuttet)"
         )
     _check_last_block(lines, name)
 
@@ -239,7 +239,7 @@ def _check_last_block(lines: list[str], name: str) -> None:
         raise DataError(
             f"{name}, linje {len(lines)}: blokken {enhet} {year_text} slutter ved kommune "
             f"{kommuner[-1]}, men {ref_name} har {len(after)} kommune(r) etter den "
-            f"(f.eks. {after[0]}) – eksporten er avkuttet"
+            f"(f.eks. {after[0]}) – eksporten er avkortet"
         )
     last_code = code(last)
     if len(block) >= 10:
@@ -252,7 +252,7 @@ def _check_last_block(lines: list[str], name: str) -> None:
         if lacking:
             raise DataError(
                 f"{name}, linje {len(lines)}: siste kommune {last_code} i {enhet} {year_text} "
-                f"mangler {', '.join(lacking)}, som nesten alle andre har – eksporten er avkuttet"
+                f"mangler {', '.join(lacking)}, som nesten alle andre har – eksporten er avkortet"
             )
 
 
@@ -288,7 +288,7 @@ def check_replaces(
     if len(new) < len(old) and old.startswith(new):
         raise DataError(
             f"{name}: ny eksport er de første {len(new)} av {len(old)} byte av den lagrede – "
-            "avkuttet; den lagrede beholdes"
+            "avkortet; den lagrede beholdes"
         )
     try:
         old_frame = parse_export(old, name)
