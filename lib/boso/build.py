@@ -66,11 +66,11 @@ def read_ssb_table(raw_file: RawFile, region_variable: str) -> SourceTable:
     frame, meta = read_jsonstat_codes_and_labels(raw_file.path, with_meta=True)
     if region_variable not in meta.dimension_ids:
         raise DataError(
-            f"{raw_file.path}: no region variable {region_variable!r}; "
-            f"dimensions: {meta.dimension_ids}"
+            f"{raw_file.path}: ingen regionvariabel {region_variable!r}; "
+            f"dimensjoner: {meta.dimension_ids}"
         )
     if "Tid" not in meta.dimension_ids:
-        raise DataError(f"{raw_file.path}: no time variable 'Tid'")
+        raise DataError(f"{raw_file.path}: ingen tidsvariabel 'Tid'")
     labels: dict[str, dict[str, str]] = {}
     for dim in meta.dimension_ids:
         pairs = frame[[dim, f"{dim}_label"]].drop_duplicates(dim)
@@ -81,7 +81,7 @@ def read_ssb_table(raw_file: RawFile, region_variable: str) -> SourceTable:
     frame = frame.rename(columns={region_variable: "region", "value": "verdi"})
     years = pd.to_numeric(frame.pop("Tid").astype(str), errors="coerce")
     if years.isna().any():
-        raise DataError(f"{raw_file.path}: Tid has values that are not years")
+        raise DataError(f"{raw_file.path}: Tid har verdier som ikke er årstall")
     frame["aar"] = years.astype(int)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
@@ -115,7 +115,7 @@ def verified_bytes(raw_file: RawFile) -> bytes:
         stored = raw_file.provenance.get("bytes")
         size = f"{len(content)} byte, lagret {stored} byte" if stored else f"{len(content)} byte"
         raise DataError(
-            f"{raw_file.path}: filen er endret eller avkuttet etter at den ble lagret "
+            f"{raw_file.path}: filen er endret eller avkortet etter at den ble lagret "
             f"(sha256 stemmer ikke med proveniensen; {size}); hent den på nytt med "
             "`boso fetch` eller `boso snapshot import`"
         )
@@ -127,7 +127,7 @@ def read_imdi_table(raw_file: RawFile, series: str) -> SourceTable:
     parsed = _parse_imdi(raw_file)
     parsed = parsed.loc[(parsed["serie"] == series) & (parsed["enhet"] == "Personer")]
     if parsed.empty:
-        raise DataError(f"{raw_file.path}: no rows for Bosetting={series!r}, Enhet=Personer")
+        raise DataError(f"{raw_file.path}: ingen rader for Bosetting={series!r}, Enhet=Personer")
     frame = parsed.rename(columns={"kode": "region"})[["region", "aar", "verdi", "status"]]
     return SourceTable(
         frame=frame.reset_index(drop=True),
@@ -226,7 +226,7 @@ class BuildContext:
 def _latest(store: RawStore, source: str, prefix: str) -> RawFile:
     candidates = [f for f in store.files(source) if Path(f.name).name.startswith(prefix)]
     if not candidates:
-        raise DataError(f"data/raw/{source}: no {prefix}* file (run `boso snapshot import`)")
+        raise DataError(f"data/raw/{source}: ingen {prefix}*-fil (kjør `boso snapshot import`)")
     return max(candidates, key=lambda f: f.name)
 
 
@@ -299,13 +299,13 @@ def load_context(store: RawStore) -> BuildContext:
     changes = _klass_frame(_latest(store, "klass", "131_changes_"), km.parse_changes, "codeChanges")
     code_files = [f for f in store.files("klass") if f.name.startswith("131_codesAt_")]
     if not code_files:
-        raise DataError("data/raw/klass: no 131_codesAt_* file")
+        raise DataError("data/raw/klass: ingen 131_codesAt_*-fil")
     structures: dict[int, set[str]] = {}
     dated: list[tuple[str, RawFile]] = []
     for code_file in code_files:
         date = code_file.name.removeprefix("131_codesAt_").removesuffix(".json")
         if not (len(date) >= 4 and date[:4].isdigit()):
-            raise DataError(f"{code_file.path}: file name has no date (131_codesAt_YYYY-MM-DD)")
+            raise DataError(f"{code_file.path}: filnavnet har ingen dato (131_codesAt_ÅÅÅÅ-MM-DD)")
         parsed = _klass_frame(code_file, km.parse_codes, "codes")
         structures[int(date[:4])] = set(parsed["kommunenummer"])
         dated.append((date, code_file))
@@ -340,10 +340,10 @@ def _select(indicator: Indicator, table: SourceTable) -> pd.DataFrame:
     frame = table.frame
     for variable, codes in indicator.selection.items():
         if variable not in frame.columns:
-            raise DataError(f"{indicator.table}: no variable {variable!r} for {indicator.id}")
+            raise DataError(f"{indicator.table}: ingen variabel {variable!r} for {indicator.id}")
         unknown = set(codes) - set(frame[variable].unique())
         if unknown:
-            raise DataError(f"{indicator.table}: {variable} has no codes {sorted(unknown)}")
+            raise DataError(f"{indicator.table}: {variable} har ikke kodene {sorted(unknown)}")
         optional = indicator.optional_selection.get(variable, [])
         frame = frame.loc[frame[variable].isin([*codes, *optional])]
     for variable, codes in indicator.optional_selection.items():
@@ -358,7 +358,7 @@ def _select(indicator: Indicator, table: SourceTable) -> pd.DataFrame:
     grouped = [v for v in indicator.dimension_groups if v in indicator.dimensions]
     if collapse or grouped:
         if indicator.kind != "count":
-            raise DataError(f"{indicator.id}: a rate cannot be summed over {collapse}")
+            raise DataError(f"{indicator.id}: en rate kan ikke summeres over {collapse}")
         frame = _sum_over(frame, ["region", "aar", *indicator.dimensions])
     return frame[["region", "aar", *indicator.dimensions, "verdi", "status"]].reset_index(drop=True)
 
@@ -504,7 +504,7 @@ def _harmonise(ctx: BuildContext, indicator: Indicator, selected: pd.DataFrame) 
         )
         parts.append(harmonised)
     if not parts:
-        raise DataError(f"{indicator.id}: the source has no kommune rows")
+        raise DataError(f"{indicator.id}: kilden har ingen kommunerader")
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.loc[frame["kommunenummer"].isin(ctx.current)]
     return Harmonised(

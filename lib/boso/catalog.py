@@ -87,14 +87,16 @@ def _validate(raw: dict[str, Any]) -> dict[str, Indicator]:
         except TypeError as exc:
             raise DataError(f"catalog.toml [indicator.{key}]: {exc}") from exc
         if indicator.kind not in KINDS:
-            raise DataError(f"catalog.toml [indicator.{key}]: kind must be count or rate")
+            raise DataError(f"catalog.toml [indicator.{key}]: kind må være count eller rate")
         indicators[key] = indicator
     for indicator in indicators.values():
         for ref in (indicator.numerator, indicator.denominator, indicator.weight):
             if ref is not None and ref not in indicators:
-                raise DataError(f"catalog.toml [indicator.{indicator.id}]: unknown {ref!r}")
+                raise DataError(
+                    f"catalog.toml [indicator.{indicator.id}]: ukjent indikator {ref!r}"
+                )
         if indicator.kind == "rate" and not indicator.published and not indicator.numerator:
-            raise DataError(f"catalog.toml [indicator.{indicator.id}]: rate without a source")
+            raise DataError(f"catalog.toml [indicator.{indicator.id}]: rate uten kilde")
     return indicators
 
 

@@ -304,8 +304,10 @@ def check_jsonstat(src: Source, *, strict_v2: bool = False) -> dict[str, Any]:
     if strict_v2:
         cls = obj.get("class", "dataset")
         if cls != "dataset" or not all(k in obj for k in ("id", "size", "dimension")):
-            what = f"class {cls!r}" if cls != "dataset" else "no 'id'/'size'/'dimension' at the top"
-            raise fail(f"not a single JSON-stat 2.0 dataset ({what})")
+            what = (
+                f"class {cls!r}" if cls != "dataset" else "mangler 'id'/'size'/'dimension' øverst"
+            )
+            raise fail(f"ikke ett enkelt JSON-stat 2.0-datasett ({what})")
     return obj
 
 
@@ -333,9 +335,9 @@ def _guarded(step: Any, fail: _Fail) -> Any:
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         # Every known malformation is reported with a precise message; this net keeps an
         # unforeseen one a DataError (one line for the CLI) instead of a traceback.
-        raise fail(f"malformed dataset ({type(exc).__name__}: {exc})") from exc
+        raise fail(f"feilformet datasett ({type(exc).__name__}: {exc})") from exc
     except MemoryError as exc:
-        raise fail("dataset too large for memory") from exc
+        raise fail("datasettet er for stort for minnet") from exc
 
 
 def _load(src: Any) -> tuple[Any, str | None]:
@@ -352,12 +354,13 @@ def _load(src: Any) -> tuple[Any, str | None]:
         try:
             content = path.read_bytes()
         except FileNotFoundError as exc:
-            raise _Fail(name)("file not found") from exc
+            raise _Fail(name)("fil ikke funnet") from exc
         except OSError as exc:
-            raise _Fail(name)(f"cannot read file ({exc.strerror or exc})") from exc
+            raise _Fail(name)(f"kan ikke lese fil ({exc.strerror or exc})") from exc
         return _parse_json_bytes(content, name), name
     raise DataError(
-        f"JSON-stat: cannot read a {type(src).__name__}; give a path, bytes, JSON text or a dict"
+        f"JSON-stat: kan ikke lese en {type(src).__name__}; "
+        "gi en sti, bytes, JSON-tekst eller en dict"
     )
 
 
@@ -369,20 +372,43 @@ def _parse_json_bytes(content: bytes, name: str | None) -> Any:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.reason == "unexpected end of data":
-            raise fail(
-                "invalid JSON: the file ends inside a character (truncated download?)"
-            ) from exc
+            raise fail("ugyldig JSON: filen slutter midt i et tegn (avkortet nedlasting?)") from exc
         bad = content[exc.start : exc.start + 1].hex().upper()
         raise fail(
-            f"not valid UTF-8 (byte 0x{bad} at offset {exc.start}); JSON-stat from SSB is UTF-8,"
-            " was the file re-saved in another encoding (e.g. latin-1)?"
+            f"ikke gyldig UTF-8 (byte 0x{bad} ved posisjon {exc.start}); "
+            "JSON-stat fra SSB er UTF-8, er filen lagret på nytt med en annen tegnkoding "
+            "(f.eks. latin-1)?"
         ) from exc
     return _parse_json_text(text, fail)
 
 
 def _reject_constant(name: str) -> Any:
     # NaN/Infinity are not JSON; accepting them would let garbage through as numbers.
-    raise ValueError(f"{name} is not valid JSON")
+    raise ValueError(f"{name} er ikke gyldig JSON")
+
+
+# The json module's own wording (English) for the problems a cut or hand-edited file has.
+_JSON_PROBLEMS = (
+    ("Expecting value", "ventet en verdi"),
+    (
+        "Expecting property name enclosed in double quotes",
+        "ventet et feltnavn i doble anførselstegn",
+    ),
+    ("Expecting ',' delimiter", "ventet skilletegnet ','"),
+    ("Expecting ':' delimiter", "ventet skilletegnet ':'"),
+    ("Unterminated string starting at", "tekst som aldri avsluttes"),
+    ("Invalid control character at", "ugyldig kontrolltegn"),
+    ("Invalid \\escape", "ugyldig escape-sekvens"),
+    ("Extra data", "mer data etter JSON-verdien"),
+)
+
+
+def _json_problem(msg: str) -> str:
+    """The json module's message in bokmål (unknown ones are kept as they are)."""
+    for english, bokmal in _JSON_PROBLEMS:
+        if msg.startswith(english):
+            return bokmal
+    return msg
 
 
 def _parse_json_text(text: str, fail: _Fail) -> Any:
@@ -391,14 +417,15 @@ def _parse_json_text(text: str, fail: _Fail) -> Any:
     except json.JSONDecodeError as exc:
         # A cut file ends at the error, or inside a string that never closes.
         cut = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
-        hint = " (truncated download?)" if cut else ""
+        hint = " (avkortet nedlasting?)" if cut else ""
+        problem = _json_problem(exc.msg)
         raise fail(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
+            f"ugyldig JSON på linje {exc.lineno} kolonne {exc.colno}: {problem}{hint}"
         ) from exc
     except ValueError as exc:
-        raise fail(f"invalid JSON: {exc}") from exc
+        raise fail(f"ugyldig JSON: {exc}") from exc
     except RecursionError as exc:
-        raise fail("invalid JSON: nested too deeply") from exc
+        raise fail("ugyldig JSON: for dypt nøstet") from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,22 +442,22 @@ def _datasets(obj: Any, fail: _Fail) -> list[tuple[str | None, Any]]:
     version-1 dataset is converted (those live in ``dimension``).
     """
     if not isinstance(obj, Mapping):
-        raise fail(f"expected a JSON object (a dataset), got {_json_type(obj)}")
+        raise fail(f"ventet et JSON-objekt (et datasett), fikk {_json_type(obj)}")
     cls = obj.get("class")
     if cls == "collection":
         return _collection_items(obj, fail)
     if cls == "dimension":
-        raise fail("class is 'dimension': the file describes one dimension, it holds no data")
+        raise fail("class er 'dimension': filen beskriver én dimensjon og inneholder ingen data")
     if cls not in (None, "dataset", "bundle"):
-        raise fail(f"class is {_short(cls)}, expected 'dataset', 'collection' or a bundle")
+        raise fail(f"class er {_short(cls)}, ventet 'dataset', 'collection' eller en bundle")
     if cls == "dataset" or any(k in obj for k in _DATASET_KEYS):
         return [(None, _as_v2(obj, fail))]
     # A version-1 response: one or more datasets keyed by name (JSON-stat calls it a bundle).
     if "error" in obj:
-        raise fail(f"the response is an error, not data: {_short(obj['error'])}")
+        raise fail(f"svaret er en feilmelding, ikke data: {_short(obj['error'])}")
     found = [(str(k), v) for k, v in obj.items() if isinstance(v, Mapping) and "dimension" in v]
     if not found:
-        raise fail("not a JSON-stat dataset (no 'id', 'size', 'dimension' or 'value')")
+        raise fail("ikke et JSON-stat-datasett (mangler 'id', 'size', 'dimension' og 'value')")
     return [(key, _as_v2(ds, fail.part(key))) for key, ds in found]
 
 
@@ -438,7 +465,7 @@ def _collection_items(obj: Mapping[str, Any], fail: _Fail) -> list[tuple[str | N
     link = obj.get("link")
     items = link.get("item") if isinstance(link, Mapping) else None
     if not isinstance(items, list):
-        raise fail("collection has no 'link.item' list")
+        raise fail("collection mangler listen 'link.item'")
     found = []
     for i, item in enumerate(items):
         embedded = isinstance(item, Mapping) and any(k in item for k in _DATASET_KEYS)
@@ -446,8 +473,8 @@ def _collection_items(obj: Mapping[str, Any], fail: _Fail) -> list[tuple[str | N
             found.append((str(i), _as_v2(item, fail.part(str(i)))))
     if not found:
         raise fail(
-            f"collection of {len(items)} items only links to its datasets (href) and embeds "
-            "none; read the datasets themselves"
+            f"collection med {len(items)} elementer lenker bare til datasettene sine (href) og "
+            "bygger ikke inn noen; les datasettene selv"
         )
     return found
 
@@ -459,7 +486,7 @@ def _as_v2(ds: Mapping[str, Any], fail: _Fail) -> Mapping[str, Any]:
         return ds
     version = ds.get("version")
     if version is not None and not (isinstance(version, str) and version.startswith("1")):
-        raise fail(f"version {_short(version)} but 'id' and 'size' inside 'dimension' (1.x)")
+        raise fail(f"versjon {_short(version)}, men 'id' og 'size' ligger i 'dimension' (1.x)")
     out = {k: v for k, v in ds.items() if k not in ("dimension", "version")}
     out["id"], out["size"] = dims["id"], dims["size"]
     if "role" in dims:
@@ -475,15 +502,15 @@ def _select(obj: Any, fail: _Fail, dataset: DatasetKey) -> tuple[str | None, Any
     if dataset is None:
         if len(found) > 1:
             raise fail(
-                f"the file holds {len(found)} datasets ({', '.join(names[:10])}); "
-                "choose one with dataset="
+                f"filen inneholder {len(found)} datasett ({', '.join(names[:10])}); "
+                "velg ett med dataset="
             )
         return found[0]
     if isinstance(dataset, str) and dataset in names:
         return found[names.index(dataset)]
     if type(dataset) is int and 0 <= dataset < len(found):
         return found[dataset]
-    raise fail(f"no dataset {dataset!r} here; datasets: {', '.join(names[:10])}")
+    raise fail(f"ingen datasett {dataset!r} her; datasett: {', '.join(names[:10])}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,35 +519,35 @@ def _select(obj: Any, fail: _Fail, dataset: DatasetKey) -> tuple[str | None, Any
 
 def _parse(obj: Any, name: str | None, fail: _Fail, *, with_values: bool) -> _Cube:
     if not isinstance(obj, Mapping):
-        raise fail(f"expected a JSON object (a dataset), got {_json_type(obj)}")
+        raise fail(f"ventet et JSON-objekt (et datasett), fikk {_json_type(obj)}")
     cls = obj.get("class")
     if cls is not None and cls != "dataset":
-        raise fail(f"class is {cls!r}, expected 'dataset'")
+        raise fail(f"class er {cls!r}, ventet 'dataset'")
     version = obj.get("version")
     if version is not None and not (isinstance(version, str) and version.startswith("2")):
-        raise fail(f"version {version!r} is not supported (only JSON-stat 2.0)")
+        raise fail(f"versjon {version!r} støttes ikke (bare JSON-stat 2.0)")
     for key in ("id", "size", "dimension", "value"):
         if key not in obj:
-            raise fail(f"missing '{key}' (not a JSON-stat 2.0 dataset?)")
+            raise fail(f"mangler '{key}' (ikke et JSON-stat 2.0-datasett?)")
 
     ids, sizes, dim_objs = obj["id"], obj["size"], obj["dimension"]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise fail("'id' must be a list of dimension ids (strings)")
+        raise fail("'id' må være en liste med dimensjons-id-er (tekst)")
     if len(set(ids)) != len(ids):
-        raise fail(f"'id' repeats a dimension: {ids}")
+        raise fail(f"'id' gjentar en dimensjon: {ids}")
     sizes = _sizes(sizes, fail)
     if len(ids) != len(sizes):
-        raise fail(f"'id' has {len(ids)} dimensions but 'size' has {len(sizes)} entries")
+        raise fail(f"'id' har {len(ids)} dimensjoner, men 'size' har {len(sizes)} elementer")
     if not isinstance(dim_objs, Mapping):
-        raise fail("'dimension' must be an object")
+        raise fail("'dimension' må være et objekt")
     if set(dim_objs) != set(ids):
         missing = [i for i in ids if i not in dim_objs]
         extra = [d for d in dim_objs if d not in ids]
         parts = []
         if missing:
-            parts.append(f"no entry in 'dimension' for {missing}")
+            parts.append(f"ingen oppføring i 'dimension' for {missing}")
         if extra:
-            parts.append(f"'dimension' has entries not in 'id': {extra}")
+            parts.append(f"'dimension' har oppføringer som ikke står i 'id': {extra}")
         raise fail("; ".join(parts))
 
     dims = [
@@ -529,19 +556,22 @@ def _parse(obj: Any, name: str | None, fail: _Fail, *, with_values: bool) -> _Cu
     ]
     n = math.prod(sizes)
     if n > MAX_CELLS:
-        raise fail(f"dimension sizes {_sizes_text(sizes)} exceed the limit of {MAX_CELLS} cells")
+        raise fail(
+            f"dimensjonsstørrelsene {_sizes_text(sizes)} overskrider grensen på {MAX_CELLS} celler"
+        )
 
     value = obj["value"]
     if isinstance(value, list):
         if len(value) != n:
-            hint = " (truncated download?)" if len(value) < n else ""
+            hint = " (avkortet nedlasting?)" if len(value) < n else ""
             if not value:
-                hint = " (a metadata answer without data, or a truncated download?)"
+                hint = " (et metadatasvar uten data, eller en avkortet nedlasting?)"
             raise fail(
-                f"dimension sizes {_sizes_text(sizes)} but value has {len(value)} entries{hint}"
+                f"dimensjonsstørrelsene {_sizes_text(sizes)}, men value har {len(value)} "
+                f"elementer{hint}"
             )
     elif not isinstance(value, Mapping):
-        raise fail(f"'value' must be a list or an object, got {_json_type(value)}")
+        raise fail(f"'value' må være en liste eller et objekt, fikk {_json_type(value)}")
 
     values = status_codes = None
     status_categories: list[str] = [""]
@@ -564,7 +594,7 @@ def _sizes(sizes: Any, fail: _Fail) -> list[int]:
             return list(sizes)
         if all(_is_count(s) for s in sizes):
             return [int(s) for s in sizes]
-    raise fail("'size' must be a list of non-negative integers")
+    raise fail("'size' må være en liste med ikke-negative heltall")
 
 
 def _is_count(size: Any) -> bool:
@@ -574,57 +604,61 @@ def _is_count(size: Any) -> bool:
 
 
 def _dimension(dim_id: str, dim: Any, size: int, fail: _Fail) -> _Dimension:
-    where = f"dimension '{dim_id}'"
+    where = f"dimensjon '{dim_id}'"
     if not isinstance(dim, Mapping):
-        raise fail(f"{where} must be an object")
+        raise fail(f"{where} må være et objekt")
     label = dim.get("label")
     if label is not None and not isinstance(label, str):
-        raise fail(f"{where}: label must be a string")
+        raise fail(f"{where}: label må være tekst")
     category = dim.get("category")
     if not isinstance(category, Mapping):
-        raise fail(f"{where} has no 'category' object")
+        raise fail(f"{where} mangler objektet 'category'")
     index = category.get("index")
     cat_labels = category.get("label")
     if cat_labels is not None and not isinstance(cat_labels, Mapping):
-        raise fail(f"{where}: category.label must be an object")
+        raise fail(f"{where}: category.label må være et objekt")
 
     if index is None:
         # JSON-stat 2.0 lets a one-category dimension omit index; its code is label's key.
         if not cat_labels:
-            raise fail(f"{where} has neither category.index nor category.label")
+            raise fail(f"{where} har verken category.index eller category.label")
         if len(cat_labels) != 1:
-            raise fail(f"{where} has {len(cat_labels)} categories but no category.index")
+            raise fail(f"{where} har {len(cat_labels)} kategorier, men ingen category.index")
         codes = list(cat_labels)
     elif isinstance(index, list):
         if not all(isinstance(c, str) for c in index):
-            raise fail(f"{where}: category.index must list codes as strings")
+            raise fail(f"{where}: category.index må liste kodene som tekst")
         if len(set(index)) != len(index):
-            raise fail(f"{where}: category.index repeats a code")
+            raise fail(f"{where}: category.index gjentar en kode")
         codes = list(index)
     elif isinstance(index, Mapping):
         if not all(isinstance(c, str) for c in index):
-            raise fail(f"{where}: category.index codes must be strings")
+            raise fail(f"{where}: kodene i category.index må være tekst")
         positions = list(index.values())
         if not {type(p) for p in positions} <= {int}:
-            raise fail(f"{where}: category.index positions must be integers")
+            raise fail(f"{where}: posisjonene i category.index må være heltall")
         pos = np.asarray(positions, dtype=np.int64)
         if not np.array_equal(np.sort(pos), np.arange(len(pos))):
-            raise fail(f"{where}: category.index positions must be 0..{len(pos) - 1}, each once")
+            raise fail(
+                f"{where}: posisjonene i category.index må være 0..{len(pos) - 1}, hver én gang"
+            )
         ordered = np.empty(len(pos), dtype=object)
         ordered[pos] = list(index)
         codes = ordered.tolist()
     else:
-        raise fail(f"{where}: category.index must be a list or an object")
+        raise fail(f"{where}: category.index må være en liste eller et objekt")
 
     if len(codes) != size:
-        raise fail(f"{where} has {len(codes)} categories but 'size' says {size}")
+        raise fail(f"{where} har {len(codes)} kategorier, men 'size' sier {size}")
 
     if cat_labels:
         unknown = set(cat_labels) - set(codes)
         if unknown:
-            raise fail(f"{where}: category.label has codes not in the index: {sorted(unknown)[:5]}")
+            raise fail(
+                f"{where}: category.label har koder som ikke står i index: {sorted(unknown)[:5]}"
+            )
         if not all(isinstance(v, str) for v in cat_labels.values()):
-            raise fail(f"{where}: category labels must be strings")
+            raise fail(f"{where}: kategorietikettene må være tekst")
         labels = [cat_labels.get(c, c) for c in codes]
     else:
         labels = list(codes)
@@ -655,27 +689,27 @@ def _values(value: Any, n: int, fail: _Fail) -> tuple[np.ndarray, dict[int, str]
                 continue
             if not isinstance(item, str):
                 raise fail(
-                    f"value[{keys[i]!r}] is {_json_type(item)} {_short(item)}; "
-                    "values must be numbers, numeric strings or null"
+                    f"value[{keys[i]!r}] er {_json_type(item)} {_short(item)}; "
+                    "verdiene må være tall, tall som tekst eller null"
                 )
             text = item.strip()
             if _NUMERIC.fullmatch(text):
                 number = float(text)
                 if not math.isfinite(number):
-                    raise fail(f"value[{keys[i]!r}] {_short(item)} is too large for a float")
+                    raise fail(f"value[{keys[i]!r}] {_short(item)} er for stort for et flyttall")
                 items[i] = number
             elif text in VALUE_SYMBOLS:
                 items[i] = None
                 implied[i if pos is None else int(pos[i])] = text
             else:
                 raise fail(
-                    f"value[{keys[i]!r}] is the text {_short(item)}, neither a number nor a "
-                    f"status symbol ({' '.join(VALUE_SYMBOLS)})"
+                    f"value[{keys[i]!r}] er teksten {_short(item)}, verken et tall eller et "
+                    f"statussymbol ({' '.join(VALUE_SYMBOLS)})"
                 )
     try:
         converted = np.array(items, dtype=np.float64)
     except OverflowError as exc:
-        raise fail("a value is too large for a float") from exc
+        raise fail("en verdi er for stor for et flyttall") from exc
     if pos is None:
         return converted, implied
     out = np.full(n, np.nan)
@@ -714,7 +748,7 @@ def _status(status: Any, n: int, fail: _Fail) -> tuple[np.ndarray, list[str]]:
             # A one-element array applies to every cell (JSON-stat 2.0).
             return _status(status[0], n, fail)
         if len(status) != n:
-            raise fail(f"status has {len(status)} entries but the cube has {n} cells")
+            raise fail(f"status har {len(status)} elementer, men kuben har {n} celler")
         symbols = status
         positions = None
     elif isinstance(status, Mapping):
@@ -723,11 +757,11 @@ def _status(status: Any, n: int, fail: _Fail) -> tuple[np.ndarray, list[str]]:
         symbols = list(status.values())
         positions = _positions(list(status), n, "status", fail)
     else:
-        raise fail(f"'status' must be a string, a list or an object, got {_json_type(status)}")
+        raise fail(f"'status' må være tekst, en liste eller et objekt, fikk {_json_type(status)}")
 
     if {type(s) for s in symbols} - {str, type(None)}:
         bad = next(s for s in symbols if type(s) not in (str, type(None)))
-        raise fail(f"status symbols must be strings or null, found {_json_type(bad)}")
+        raise fail(f"statussymboler må være tekst eller null, fant {_json_type(bad)}")
     # None means "no symbol"; mapping it to "" first keeps factorize's codes all non-negative.
     sym_arr = np.array(symbols, dtype=object)
     sym_arr[pd.isna(sym_arr)] = ""
@@ -761,24 +795,24 @@ def _positions(keys: list[Any], n: int, what: str, fail: _Fail) -> np.ndarray:
         ok = "".join(keys).isascii() and bool(np.all(np.char.isdigit(arr)))
         if not ok:
             bad = next(k for k in keys if not (k.isascii() and k.isdigit()))
-            raise fail(f"{what} key {bad!r} is not a cell position")
+            raise fail(f"{what}-nøkkelen {bad!r} er ikke en celleposisjon")
         if arr.dtype.itemsize // 4 > 18:
             bad = max(keys, key=len)
-            raise fail(f"{what} position {bad} is outside the cube ({n} cells)")
+            raise fail(f"{what}-posisjon {bad} ligger utenfor kuben ({n} celler)")
         pos = arr.astype(np.int64)
     elif all(type(k) is int for k in keys):
         # Already-parsed dicts built in Python may use int keys.
         try:
             pos = np.array(keys, dtype=np.int64)
         except OverflowError as exc:
-            raise fail(f"{what} position is outside the cube ({n} cells)") from exc
+            raise fail(f"{what}-posisjon ligger utenfor kuben ({n} celler)") from exc
     else:
-        raise fail(f"{what} keys must be cell positions")
+        raise fail(f"{what}-nøklene må være celleposisjoner")
     if pos.size and (pos.min() < 0 or pos.max() >= n):
         bad = int(pos.max()) if pos.max() >= n else int(pos.min())
-        raise fail(f"{what} position {bad} is outside the cube ({n} cells)")
+        raise fail(f"{what}-posisjon {bad} ligger utenfor kuben ({n} celler)")
     if np.unique(pos).size != pos.size:
-        raise fail(f"{what} names the same cell position twice")
+        raise fail(f"{what} nevner samme celleposisjon to ganger")
     return pos
 
 
@@ -790,17 +824,17 @@ def _meta(
         if val is None:
             return ""
         if not isinstance(val, str):
-            raise fail(f"'{key}' must be a string")
+            raise fail(f"'{key}' må være tekst")
         return val
 
     extension = obj.get("extension") or {}
     if not isinstance(extension, Mapping):
-        raise fail("'extension' must be an object")
+        raise fail("'extension' må være et objekt")
     role = obj.get("role") or {}
     if not isinstance(role, Mapping) or not all(
         isinstance(v, list) and all(isinstance(i, str) for i in v) for v in role.values()
     ):
-        raise fail("'role' must map role names to lists of dimension ids")
+        raise fail("'role' må knytte rollenavn til lister med dimensjons-id-er")
 
     units: dict[str, dict[str, Any]] = {}
     dimension_notes: dict[str, list[str]] = {}
@@ -814,16 +848,16 @@ def _meta(
             if not isinstance(unit, Mapping) or not all(
                 isinstance(u, Mapping) for u in unit.values()
             ):
-                raise fail(f"dimension '{dim.id}': category.unit must map codes to objects")
+                raise fail(f"dimensjon '{dim.id}': category.unit må knytte koder til objekter")
             units.update({code: dict(u) for code, u in unit.items()})
         if raw.get("note") is not None:
-            dimension_notes[dim.id] = _notes(raw.get("note"), f"dimension '{dim.id}'", fail)
+            dimension_notes[dim.id] = _notes(raw.get("note"), f"dimensjon '{dim.id}'", fail)
         cat_note = category.get("note")
         if cat_note is not None:
             if not isinstance(cat_note, Mapping):
-                raise fail(f"dimension '{dim.id}': category.note must be an object")
+                raise fail(f"dimensjon '{dim.id}': category.note må være et objekt")
             category_notes[dim.id] = {
-                code: _notes(n, f"dimension '{dim.id}' category '{code}'", fail)
+                code: _notes(n, f"dimensjon '{dim.id}' kategori '{code}'", fail)
                 for code, n in cat_note.items()
             }
 
@@ -851,7 +885,7 @@ def _notes(note: Any, where: str, fail: _Fail) -> list[str]:
         return [note]
     if isinstance(note, list) and all(isinstance(n, str) for n in note):
         return list(note)
-    raise fail(f"{where}: note must be a list of strings")
+    raise fail(f"{where}: note må være en liste med tekster")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -883,10 +917,10 @@ def merge_jsonstat(
     """
     fail = _Fail(None)
     if not parts:
-        raise fail("nothing to merge")
+        raise fail("ingenting å slå sammen")
     cubes = []
     for i, part in enumerate(parts):
-        part_fail = fail.part(f"part {i + 1}")
+        part_fail = fail.part(f"del {i + 1}")
         try:
             check_jsonstat(part, strict_v2=True)
         except DataError as exc:
@@ -896,19 +930,21 @@ def merge_jsonstat(
         return dict(parts[0])
     ids = cubes[0].meta.dimension_ids
     if dim not in ids:
-        raise fail(f"cannot merge on {dim!r}: not a dimension of the response")
+        raise fail(f"kan ikke slå sammen på {dim!r}: ikke en dimensjon i svaret")
     axis = ids.index(dim)
     for cube in cubes[1:]:
         if cube.meta.dimension_ids != ids:
-            raise fail(f"cannot merge parts with dimensions {ids} and {cube.meta.dimension_ids}")
+            raise fail(
+                f"kan ikke slå sammen deler med dimensjonene {ids} og {cube.meta.dimension_ids}"
+            )
         for i, other in enumerate(ids):
             if other != dim and cube.dims[i].codes != cubes[0].dims[i].codes:
-                raise fail(f"cannot merge parts: dimension {other!r} differs between parts")
+                raise fail(f"kan ikke slå sammen delene: dimensjon {other!r} er ulik mellom delene")
 
     part_codes = [cube.dims[axis].codes for cube in cubes]
     all_codes = [c for codes in part_codes for c in codes]
     if len(set(all_codes)) != len(all_codes):
-        raise fail(f"cannot merge parts: a {dim!r} category occurs in two parts")
+        raise fail(f"kan ikke slå sammen delene: en kategori i {dim!r} finnes i to deler")
     if order is not None:
         rank = {c: i for i, c in enumerate(order)}
         tail = len(rank)
@@ -985,13 +1021,13 @@ def _frame(cube: _Cube, mode: str) -> pd.DataFrame:
         if mode == "both":
             col = f"{dim.id}_label"
             if col in columns or col in {d.id for d in cube.dims}:
-                raise fail(f"column name {col!r} would be used twice")
+                raise fail(f"kolonnenavnet {col!r} ville blitt brukt to ganger")
             columns[col] = _categorical(positions, dim.labels)
         elif mode == "labels":
             columns[names[i]] = _categorical(positions, dim.labels)
     for reserved in ("value", "status"):
         if reserved in columns:
-            raise fail(f"a dimension column is named {reserved!r}, which is reserved")
+            raise fail(f"en dimensjonskolonne heter {reserved!r}, som er et reservert navn")
 
     columns["value"] = cube.values
     # Arrow's take builds the string column in C (~8x faster than from a numpy object array).
@@ -1051,16 +1087,16 @@ def _json_type(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "en sannhetsverdi"
     if isinstance(value, (int, float)):
-        return "a number"
+        return "et tall"
     if isinstance(value, str):
-        return "a string"
+        return "en tekst"
     if isinstance(value, (list, tuple)):
-        return "a list"
+        return "en liste"
     if isinstance(value, Mapping):
-        return "an object"
-    return f"a {type(value).__name__}"
+        return "et objekt"
+    return f"en {type(value).__name__}"
 
 
 def _short(value: Any) -> str:

@@ -65,7 +65,7 @@ def normalise_kommunenummer(code: Any) -> str:
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
     if not _KODE.match(text):
-        raise DataError(f"not a kommunenummer: {code!r}")
+        raise DataError(f"ugyldig kommunenummer: {code!r}")
     return text.zfill(4)
 
 
@@ -92,7 +92,7 @@ def parse_changes(payload: Mapping[str, Any]) -> pd.DataFrame:
             }
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"KLASS changes: unexpected content ({exc})") from exc
+        raise DataError(f"KLASS changes: uventet innhold ({exc})") from exc
     return frame.sort_values(["dato", "gammel_kode", "ny_kode"], ignore_index=True)
 
 
@@ -107,7 +107,7 @@ def parse_codes(payload: Mapping[str, Any]) -> pd.DataFrame:
             }
         ).sort_values("kommunenummer", ignore_index=True)
     except (KeyError, TypeError) as exc:
-        raise DataError(f"KLASS codesAt: unexpected content ({exc})") from exc
+        raise DataError(f"KLASS codesAt: uventet innhold ({exc})") from exc
 
 
 def parse_kostra_groups(payload: Mapping[str, Any]) -> pd.DataFrame:
@@ -122,7 +122,7 @@ def parse_kostra_groups(payload: Mapping[str, Any]) -> pd.DataFrame:
             }
         )
     except (KeyError, TypeError) as exc:
-        raise DataError(f"KLASS correspondsAt: unexpected content ({exc})") from exc
+        raise DataError(f"KLASS correspondsAt: uventet innhold ({exc})") from exc
 
 
 def registry(codes: pd.DataFrame, kostra_groups: pd.DataFrame) -> pd.DataFrame:

@@ -73,34 +73,38 @@ def check_indicator_frame(frame: pd.DataFrame, name: str) -> None:
     """Raise :class:`DataError` unless ``frame`` follows the indicator table schema."""
     missing = [c for c in INDICATOR_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{name}: missing columns {missing}")
+        raise DataError(f"{name}: mangler kolonnene {missing}")
     if not pd.api.types.is_integer_dtype(frame["aar"]):
-        raise DataError(f"{name}: aar must be integer, is {frame['aar'].dtype}")
+        raise DataError(f"{name}: aar må være heltall, er {frame['aar'].dtype}")
     if not pd.api.types.is_float_dtype(frame["verdi"]):
-        raise DataError(f"{name}: verdi must be float, is {frame['verdi'].dtype}")
+        raise DataError(f"{name}: verdi må være flyttall, er {frame['verdi'].dtype}")
     bad_status = set(frame["status"].unique()) - STATUS_SYMBOLS
     if bad_status:
-        raise DataError(f"{name}: unknown status symbols {sorted(bad_status)}")
+        raise DataError(f"{name}: ukjente statussymboler {sorted(bad_status)}")
     bad_level = set(frame["nivaa"].unique()) - set(NIVAAER)
     if bad_level:
-        raise DataError(f"{name}: unknown nivaa {sorted(bad_level)}")
+        raise DataError(f"{name}: ukjent nivaa {sorted(bad_level)}")
     kommune = frame["nivaa"] == "kommune"
     codes = frame.loc[kommune, "kommunenummer"]
     if not codes.str.fullmatch(r"\d{4}").all():
-        raise DataError(f"{name}: kommunenummer must be 4-character strings")
+        raise DataError(f"{name}: kommunenummer må være tekst på fire tegn")
     if frame.loc[~kommune, "kommunenummer"].notna().any():
-        raise DataError(f"{name}: aggregate rows must not carry a kommunenummer")
+        raise DataError(f"{name}: aggregerte rader skal ikke ha kommunenummer")
     unexplained = frame["verdi"].isna() & (frame["status"] == "")
     if unexplained.any():
         row = frame.loc[unexplained].iloc[0]
-        raise DataError(f"{name}: missing value without status at {row['region']} {row['aar']}")
+        raise DataError(
+            f"{name}: manglende verdi uten statussymbol for {row['region']} {row['aar']}"
+        )
     suppressed_with_value = frame["verdi"].notna() & frame["status"].isin([":", "..", "."])
     if suppressed_with_value.any():
-        raise DataError(f"{name}: a suppressed/missing status carries a value")
+        raise DataError(
+            f"{name}: en rad med statussymbol for skjult/manglende verdi har likevel en verdi"
+        )
     keys = [c for c in frame.columns if c not in INDICATOR_COLUMNS or c in ("region", "aar")]
     keys = [c for c in keys if not c.endswith("_navn")]
     if frame.duplicated(["nivaa", *keys]).any():
-        raise DataError(f"{name}: duplicate rows for the same region, year and dimensions")
+        raise DataError(f"{name}: dupliserte rader for samme region, år og dimensjoner")
 
 
 def write_table(frame: pd.DataFrame, name: str, root: str | Path | None = None) -> Path:
@@ -274,7 +278,7 @@ def read_table(name: str, root: str | Path | None = None) -> pd.DataFrame:
     if not path.parent.exists():
         clean_leftovers(root)  # a build killed between the renames of the fallback swap
     if not path.is_file():
-        raise DataError(f"processed table missing: {path} (run `boso build`)")
+        raise DataError(f"bearbeidet tabell mangler: {path} (kjør `boso build`)")
     stat = path.stat()
     return _read_cached(str(path), stat.st_mtime_ns, stat.st_size).copy()
 

@@ -112,7 +112,7 @@ class RawStore:
     def path(self, source: str, name: str) -> Path:
         """Where ``source/name`` is stored (whether or not it exists)."""
         if ".." in Path(name).parts or Path(name).is_absolute():
-            raise DataError(f"raw file name must stay inside data/raw/{source}: {name!r}")
+            raise DataError(f"rå filnavn må ligge innenfor data/raw/{source}: {name!r}")
         return self.root / source / name
 
     def exists(self, source: str, name: str) -> bool:
@@ -190,7 +190,7 @@ class RawStore:
         target = self.path(source, name)
         if not target.is_file():
             raise DataError(
-                f"raw file missing: {target} (run `boso snapshot import` or `boso fetch` first)"
+                f"rå fil mangler: {target} (kjør `boso snapshot import` eller `boso fetch` først)"
             )
         sidecar = target.with_name(target.name + PROVENANCE_SUFFIX)
         provenance: Any = {}
@@ -231,11 +231,11 @@ def _read_manifest(read: Callable[[str], bytes], where: str) -> dict[str, Any]:
     try:
         manifest = json.loads(read("MANIFEST.json"))
     except FileNotFoundError as exc:
-        raise DataError(f"{where}: no MANIFEST.json (not a boso snapshot)") from exc
+        raise DataError(f"{where}: ingen MANIFEST.json (ikke et boso-snapshot)") from exc
     except json.JSONDecodeError as exc:
-        raise DataError(f"{where}/MANIFEST.json: invalid JSON ({exc})") from exc
+        raise DataError(f"{where}/MANIFEST.json: ugyldig JSON ({exc})") from exc
     if not isinstance(manifest.get("files"), list):
-        raise DataError(f"{where}/MANIFEST.json: no 'files' list")
+        raise DataError(f"{where}/MANIFEST.json: mangler listen 'files'")
     return manifest
 
 
@@ -297,7 +297,7 @@ def import_snapshot(
                 raise FileNotFoundError(rel) from exc
 
         return _import(read_member, str(snapshot), store, on_file)
-    raise DataError(f"snapshot not found: {snapshot} (a directory or a .tar.gz is expected)")
+    raise DataError(f"snapshot ikke funnet: {snapshot} (ventet en mappe eller en .tar.gz)")
 
 
 def _read_archive(archive_path: Path) -> dict[str, bytes]:
@@ -322,12 +322,12 @@ def _read_archive(archive_path: Path) -> dict[str, bytes]:
                     members[member.name.removeprefix("./")] = handle.read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(
-            f"{archive_path}: arkivet er avkuttet eller ødelagt ({_archive_problem(exc)}); "
+            f"{archive_path}: arkivet er avkortet eller ødelagt ({_archive_problem(exc)}); "
             "ingenting er importert"
         ) from None
     if "MANIFEST.json" not in members:
         raise DataError(
-            f"{archive_path}: arkivet har ingen MANIFEST.json (avkuttet, ødelagt eller ikke et "
+            f"{archive_path}: arkivet har ingen MANIFEST.json (avkortet, ødelagt eller ikke et "
             "boso-snapshot); ingenting er importert"
         )
     return members
@@ -350,20 +350,20 @@ def _import(
     checked: list[tuple[dict[str, Any], str, str, bytes]] = []
     for entry in manifest["files"]:
         if not isinstance(entry, dict):
-            raise DataError(f"{where}/MANIFEST.json: a 'files' entry is not an object")
+            raise DataError(f"{where}/MANIFEST.json: en oppføring i 'files' er ikke et objekt")
         rel = str(entry.get("path", ""))
         folder, _, name = rel.partition("/")
         if folder not in SNAPSHOT_SOURCES or not name:
-            raise DataError(f"{where}/MANIFEST.json: unexpected path {rel!r}")
+            raise DataError(f"{where}/MANIFEST.json: uventet sti {rel!r}")
         try:
             content = read(rel)
         except FileNotFoundError as exc:
-            raise DataError(f"{where}: file listed in MANIFEST.json is missing: {rel}") from exc
+            raise DataError(f"{where}: fil oppført i MANIFEST.json mangler: {rel}") from exc
         digest = sha256_bytes(content)
         if entry.get("sha256") and entry["sha256"] != digest:
             raise DataError(
-                f"{where}/{rel}: checksum mismatch (manifest {str(entry['sha256'])[:12]}…, "
-                f"file {digest[:12]}…): truncated or altered file"
+                f"{where}/{rel}: sjekksummen stemmer ikke (manifest {str(entry['sha256'])[:12]}…, "
+                f"fil {digest[:12]}…): avkortet eller endret fil"
             )
         checked.append((entry, folder, name, content))
     imported: list[RawFile] = []
@@ -412,7 +412,7 @@ def export_snapshot(target: str | Path, store: RawStore | None = None) -> Path:
     folder_of = {raw: snap for snap, raw in SNAPSHOT_SOURCES.items()}
     files = [f for f in store.files() if f.source in folder_of]
     if not files:
-        raise DataError(f"nothing to export: {store.root} holds no raw files")
+        raise DataError(f"ingenting å eksportere: {store.root} har ingen rå filer")
     entries = []
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:

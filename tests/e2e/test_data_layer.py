@@ -228,9 +228,9 @@ def test_cli_indicators_lists_required_ids(built: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda b: b[: len(b) // 3], "invalid JSON"),
-        (lambda b: b.decode("utf-8").encode("latin-1", errors="replace"), "not valid UTF-8"),
-        (lambda b: b.replace(b'"size":[890,4,10]', b'"size":[890,4,11]'), "size. says 11"),
+        (lambda b: b[: len(b) // 3], "ugyldig JSON"),
+        (lambda b: b.decode("utf-8").encode("latin-1", errors="replace"), "ikke gyldig UTF-8"),
+        (lambda b: b.replace(b'"size":[890,4,10]', b'"size":[890,4,11]'), "size. sier 11"),
     ],
 )
 def test_broken_raw_file_stops_the_build_and_keeps_processed(

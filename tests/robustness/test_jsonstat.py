@@ -35,7 +35,7 @@ SEEDS = range(5)
 
 def _truncate(text: str, rng: random.Random) -> tuple[bytes, str]:
     data = text.encode("utf-8")
-    return data[: rng.randrange(1, len(data))], "invalid JSON"
+    return data[: rng.randrange(1, len(data))], "ugyldig JSON"
 
 
 def _wrong_size(text: str, rng: random.Random) -> tuple[bytes, str]:

@@ -70,10 +70,10 @@ def test_wide_layout() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"hello;world\n1;2\n", "not an IMDi export"),
-        (LONG.replace(";37", ";abc").encode(), "column Antall"),
-        (LONG.replace("2019;0220", "20x9;0220").encode(), "År is not a year"),
-        (b"Enhet;Aar;Kommunenummer\nPersoner;2019;0220\n", "missing columns"),
+        (b"hello;world\n1;2\n", "ikke en IMDi-eksport"),
+        (LONG.replace(";37", ";abc").encode(), "kolonne Antall"),
+        (LONG.replace("2019;0220", "20x9;0220").encode(), "År er ikke et årstall"),
+        (b"Enhet;Aar;Kommunenummer\nPersoner;2019;0220\n", "mangler kolonnene"),
     ],
 )
 def test_bad_input_is_a_clear_error(content: bytes, message: str) -> None:

@@ -290,7 +290,9 @@ def test_truncated_value_list_names_sizes_and_file(tmp_path: Path) -> None:
     path.write_text(json.dumps(_cube(value=[1, 2, 3, 4, 5])), "utf-8")
     message = _error(path)
     assert str(path) in message
-    assert "dimension sizes 2×3=6 but value has 5 entries (truncated download?)" in message
+    assert (
+        "dimensjonsstørrelsene 2×3=6, men value har 5 elementer (avkortet nedlasting?)" in message
+    )
 
 
 def test_truncated_json_bytes(tmp_path: Path) -> None:
@@ -298,7 +300,7 @@ def test_truncated_json_bytes(tmp_path: Path) -> None:
     path = tmp_path / "cut.json"
     path.write_text(text[: len(text) // 2], "utf-8")
     message = _error(path)
-    assert "invalid JSON" in message and "truncated download?" in message
+    assert "ugyldig JSON" in message and "avkortet nedlasting?" in message
     assert str(path) in message
 
 
@@ -308,36 +310,39 @@ def test_latin1_bytes_are_rejected(tmp_path: Path) -> None:
     path = tmp_path / "latin1.json"
     path.write_bytes(json.dumps(cube, ensure_ascii=False).encode("latin-1"))
     message = _error(path)
-    assert "not valid UTF-8" in message and "0xE6" in message and str(path) in message
-    assert "not valid UTF-8" in _error(path.read_bytes())
+    assert "ikke gyldig UTF-8" in message and "0xE6" in message and str(path) in message
+    assert "ikke gyldig UTF-8" in _error(path.read_bytes())
 
 
 @pytest.mark.parametrize(
     "overrides,expected",
     [
-        ({"size": [2, 4]}, "dimension 'Tid' has 3 categories but 'size' says 4"),
-        ({"size": [2]}, "'id' has 2 dimensions but 'size' has 1 entries"),
-        ({"id": ["Region", "Aar"]}, "no entry in 'dimension' for ['Aar']"),
-        ({"value": [1, 2, 3, 4, 5, 6, 7]}, "dimension sizes 2×3=6 but value has 7 entries"),
-        ({"value": [1, 2, "tre", 4, 5, 6]}, 'value[2] is the text "tre", neither a number'),
-        ({"value": [1, 2, "1,5", 4, 5, 6]}, 'value[2] is the text "1,5"'),
-        ({"value": [1, 2, "NaN", 4, 5, 6]}, 'value[2] is the text "NaN"'),
-        ({"value": {"0": "1e999"}}, "value['0'] \"1e999\" is too large for a float"),
-        ({"value": [1, 2, 3, True, 5, 6]}, "value[3] is a boolean"),
-        ({"value": {"6": 1}}, "value position 6 is outside the cube (6 cells)"),
-        ({"value": {"x": 1}}, "value key 'x' is not a cell position"),
-        ({"value": "1,2,3"}, "'value' must be a list or an object"),
-        ({"status": {"9": ".."}}, "status position 9 is outside the cube"),
-        ({"status": [".."] * 5}, "status has 5 entries but the cube has 6 cells"),
-        ({"status": {"1": 5}}, "status symbols must be strings or null"),
-        ({"class": "collection"}, "collection has no 'link.item' list"),
-        ({"class": "dimension"}, "class is 'dimension'"),
-        ({"class": "cube"}, 'class is "cube"'),
-        ({"size": ["2", "x"]}, "'size' must be a list of non-negative integers"),
-        ({"size": ["2", "-3"]}, "'size' must be a list of non-negative integers"),
-        ({"status": [".."] * 2}, "status has 2 entries but the cube has 6 cells"),
-        ({"dimension": []}, "'dimension' must be an object"),
-        ({"size": [2, -3]}, "'size' must be a list of non-negative integers"),
+        ({"size": [2, 4]}, "dimensjon 'Tid' har 3 kategorier, men 'size' sier 4"),
+        ({"size": [2]}, "'id' har 2 dimensjoner, men 'size' har 1 elementer"),
+        ({"id": ["Region", "Aar"]}, "ingen oppføring i 'dimension' for ['Aar']"),
+        (
+            {"value": [1, 2, 3, 4, 5, 6, 7]},
+            "dimensjonsstørrelsene 2×3=6, men value har 7 elementer",
+        ),
+        ({"value": [1, 2, "tre", 4, 5, 6]}, 'value[2] er teksten "tre", verken et tall'),
+        ({"value": [1, 2, "1,5", 4, 5, 6]}, 'value[2] er teksten "1,5"'),
+        ({"value": [1, 2, "NaN", 4, 5, 6]}, 'value[2] er teksten "NaN"'),
+        ({"value": {"0": "1e999"}}, "value['0'] \"1e999\" er for stort for et flyttall"),
+        ({"value": [1, 2, 3, True, 5, 6]}, "value[3] er en sannhetsverdi"),
+        ({"value": {"6": 1}}, "value-posisjon 6 ligger utenfor kuben (6 celler)"),
+        ({"value": {"x": 1}}, "value-nøkkelen 'x' er ikke en celleposisjon"),
+        ({"value": "1,2,3"}, "'value' må være en liste eller et objekt"),
+        ({"status": {"9": ".."}}, "status-posisjon 9 ligger utenfor kuben"),
+        ({"status": [".."] * 5}, "status har 5 elementer, men kuben har 6 celler"),
+        ({"status": {"1": 5}}, "statussymboler må være tekst eller null"),
+        ({"class": "collection"}, "collection mangler listen 'link.item'"),
+        ({"class": "dimension"}, "class er 'dimension'"),
+        ({"class": "cube"}, 'class er "cube"'),
+        ({"size": ["2", "x"]}, "'size' må være en liste med ikke-negative heltall"),
+        ({"size": ["2", "-3"]}, "'size' må være en liste med ikke-negative heltall"),
+        ({"status": [".."] * 2}, "status har 2 elementer, men kuben har 6 celler"),
+        ({"dimension": []}, "'dimension' må være et objekt"),
+        ({"size": [2, -3]}, "'size' må være en liste med ikke-negative heltall"),
     ],
 )
 def test_malformed_datasets(overrides: dict, expected: str) -> None:
@@ -347,42 +352,44 @@ def test_malformed_datasets(overrides: dict, expected: str) -> None:
 def test_malformed_dimensions() -> None:
     cube = _cube()
     cube["dimension"]["Region"]["category"]["index"] = {"0301": 0, "3203": 2}
-    assert "positions must be 0..1, each once" in _error(cube)
+    assert "posisjonene i category.index må være 0..1, hver én gang" in _error(cube)
     cube = _cube()
     cube["dimension"]["Tid"]["category"] = "2021"
-    assert "dimension 'Tid' has no 'category' object" in _error(cube)
+    assert "dimensjon 'Tid' mangler objektet 'category'" in _error(cube)
     cube = _cube()
     cube["dimension"]["Tid"]["category"]["label"] = {"1999": "1999"}
-    assert "codes not in the index: ['1999']" in _error(cube)
+    assert "koder som ikke står i index: ['1999']" in _error(cube)
     cube = _cube()
     del cube["value"]
-    assert "missing 'value'" in _error(cube)
+    assert "mangler 'value'" in _error(cube)
 
 
 def test_dimension_ids_that_collide_with_output_columns() -> None:
     cube = _cube(id=["Region", "value"])
     cube["dimension"]["value"] = cube["dimension"].pop("Tid")
-    with pytest.raises(DataError, match="a dimension column is named 'value', which is reserved"):
+    with pytest.raises(
+        DataError, match="en dimensjonskolonne heter 'value', som er et reservert navn"
+    ):
         read_jsonstat(cube, labels=False)
     # With labels the column is named by the label ("år"), so there is no clash.
     assert list(read_jsonstat(cube).columns) == ["region", "år", "value", "status"]
     cube = _cube(id=["Region", "Region_label"])
     cube["dimension"]["Region_label"] = cube["dimension"].pop("Tid")
-    with pytest.raises(DataError, match="column name 'Region_label' would be used twice"):
+    with pytest.raises(DataError, match="kolonnenavnet 'Region_label' ville blitt brukt to ganger"):
         read_jsonstat_codes_and_labels(cube)
 
 
 def test_message_stays_on_one_line_with_newlines_in_ids() -> None:
     cube = _cube(id=["Region", "T\nid"], size=[2, 4])
     cube["dimension"]["T\nid"] = cube["dimension"].pop("Tid")
-    assert "dimension 'T id' has 3 categories" in _error(cube)
+    assert "dimensjon 'T id' har 3 kategorier" in _error(cube)
 
 
 def test_other_bad_inputs(tmp_path: Path) -> None:
-    assert "file not found" in _error(tmp_path / "nope.json")
-    assert "expected a JSON object" in _error(b"[1, 2]")
-    assert "invalid JSON" in _error('{"value": NaN}')
-    assert "cannot read a int" in _error(5)
+    assert "fil ikke funnet" in _error(tmp_path / "nope.json")
+    assert "ventet et JSON-objekt" in _error(b"[1, 2]")
+    assert "ugyldig JSON" in _error('{"value": NaN}')
+    assert "kan ikke lese en int" in _error(5)
 
 
 def test_cut_inside_a_character_is_a_truncation_not_an_encoding(tmp_path: Path) -> None:
@@ -393,14 +400,14 @@ def test_cut_inside_a_character_is_a_truncation_not_an_encoding(tmp_path: Path) 
     path = tmp_path / "cut.json"
     path.write_bytes(cut)
     message = _error(path)
-    assert "ends inside a character (truncated download?)" in message and str(path) in message
+    assert "slutter midt i et tegn (avkortet nedlasting?)" in message and str(path) in message
 
 
 def test_cut_inside_a_string_is_called_a_truncation(tmp_path: Path) -> None:
     text = json.dumps(_cube())
     path = tmp_path / "cut.json"
     path.write_text(text[: text.index('"Oslo"') + 3], "utf-8")
-    assert "Unterminated string" in _error(path) and "(truncated download?)" in _error(path)
+    assert "tekst som aldri avsluttes" in _error(path) and "(avkortet nedlasting?)" in _error(path)
 
 
 def test_version_1_single_dataset_forms() -> None:
@@ -414,4 +421,10 @@ def test_version_1_single_dataset_forms() -> None:
     pd.testing.assert_frame_equal(read_jsonstat({"dataset": v1}), expected)
     assert read_jsonstat_meta({"dataset": v1}).size == [2, 3]
     v1["version"] = "2.0"
-    assert "version \"2.0\" but 'id' and 'size' inside 'dimension'" in _error(v1)
+    assert "versjon \"2.0\", men 'id' og 'size' ligger i 'dimension'" in _error(v1)
+
+
+def test_json_syntax_errors_are_described_in_bokmal() -> None:
+    assert "linje 1 kolonne 11: ventet en verdi" in _error('{"value": }')
+    assert "mer data etter JSON-verdien" in _error('{"value": 1} 2')
+    assert "ventet et feltnavn i doble anførselstegn" in _error("{value: 1}")

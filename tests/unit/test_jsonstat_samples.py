@@ -73,7 +73,7 @@ def _same_as_pyjstat(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
 
 def test_version_1_bundle_names_its_datasets_and_reads_each(samples: Path) -> None:
     path = samples / "jsonstat-org-oecd-canada.v1.json"
-    with pytest.raises(DataError, match=r"holds 2 datasets \(oecd, canada\); choose one"):
+    with pytest.raises(DataError, match=r"inneholder 2 datasett \(oecd, canada\); velg ett"):
         read_jsonstat(path)
     raw = _load(path)
     theirs = pyjstat.from_json_stat(
@@ -114,7 +114,7 @@ def test_version_2_canada_equals_pyjstat(samples: Path) -> None:
 
 def test_collection_embeds_datasets_read_by_position(samples: Path) -> None:
     path = samples / "jsonstat-org-oecd-canada-col.json"
-    with pytest.raises(DataError, match="holds 2 datasets"):
+    with pytest.raises(DataError, match="inneholder 2 datasett"):
         read_jsonstat(path)
     items = _load(path)["link"]["item"]
     for i, item in enumerate(items):
@@ -132,7 +132,7 @@ def test_collection_embeds_datasets_read_by_position(samples: Path) -> None:
         read_jsonstat(path, dataset=1)["status"],
         read_jsonstat(samples / "jsonstat-org-canada.json")["status"],
     )
-    with pytest.raises(DataError, match=r"no dataset 2 here; datasets: 0, 1"):
+    with pytest.raises(DataError, match=r"ingen datasett 2 her; datasett: 0, 1"):
         read_jsonstat(path, dataset=2)
 
 
@@ -141,12 +141,12 @@ def test_collection_of_links_only_is_refused_clearly(samples: Path) -> None:
     with pytest.raises(DataError) as info:
         read_jsonstat(path)
     message = str(info.value)
-    assert str(path) in message and "only links to its datasets (href)" in message
+    assert str(path) in message and "lenker bare til datasettene sine (href)" in message
 
 
 def test_string_values_other_than_numbers_or_symbols_are_refused(samples: Path) -> None:
     path = samples / "jsonstat-org-order.json"
-    with pytest.raises(DataError, match=r'value\[0\] is the text "A1B1C1", neither a number'):
+    with pytest.raises(DataError, match=r'value\[0\] er teksten "A1B1C1", verken et tall'):
         read_jsonstat(path)
     # The sample's point is the value order (last dimension fastest): with each "AaBbCc" written
     # as the numeric string "abc", every row's codes must spell its value.
@@ -218,7 +218,7 @@ def test_scb_notes_with_line_breaks_stay_in_meta(samples: Path) -> None:
 
 def test_metadata_answer_is_not_data(samples: Path) -> None:
     path = samples / "scb-v2-tab6471-metadata-shape.json"
-    with pytest.raises(DataError, match="value has 0 entries .a metadata answer without data"):
+    with pytest.raises(DataError, match="value har 0 elementer .et metadatasvar uten data"):
         read_jsonstat(path)
 
 
@@ -260,14 +260,14 @@ def test_empty_status_means_no_symbols_in_fetch_and_build_alike(samples: Path, s
 def test_fetch_refuses_what_build_refuses(samples: Path) -> None:
     raw = _load(samples / "ssb-v2-12134-shape.json")
     raw["status"] = [".."] * 2  # neither one symbol for all nor one per cell
-    with pytest.raises(DataError, match="status has 2 entries but the cube has 6 cells"):
+    with pytest.raises(DataError, match="status har 2 elementer, men kuben har 6 celler"):
         read_jsonstat(raw)
-    with pytest.raises(FetchError, match="12134: JSON-stat: status has 2 entries"):
+    with pytest.raises(FetchError, match="12134: JSON-stat: status har 2 elementer"):
         ssb.check_dataset(raw, "12134")
     # A bundle or collection is valid JSON-stat but not what PxWebApi answers.
     one = {"oecd": _load(samples / "jsonstat-org-oecd-canada.v1.json")["oecd"]}
     check_jsonstat(json.dumps(one))
-    with pytest.raises(FetchError, match="not a single JSON-stat 2.0 dataset"):
+    with pytest.raises(FetchError, match="ikke ett enkelt JSON-stat 2.0-datasett"):
         ssb.check_dataset(one, "x")
 
 
@@ -306,7 +306,7 @@ def test_real_metadata_recording_is_refused_as_data() -> None:
     path = _recordings() / "pxwebapi-v2-scb" / "TAB6471_metadata.json"
     if not path.is_file():
         pytest.skip(f"recording not found: {path}")
-    with pytest.raises(DataError, match="value has 0 entries"):
+    with pytest.raises(DataError, match="value har 0 elementer"):
         read_jsonstat(path)
     assert read_jsonstat_meta(json.loads(path.read_text("utf-8")) | {"value": {}}).size[0] == 312
 
@@ -317,7 +317,7 @@ def test_a_plain_dataset_is_named_dataset(samples: Path) -> None:
     assert name == "dataset"
     pd.testing.assert_frame_equal(read_jsonstat(path, dataset="dataset"), read_jsonstat(path))
     pd.testing.assert_frame_equal(read_jsonstat(path, dataset=0), read_jsonstat(path))
-    with pytest.raises(DataError, match="no dataset 'oecd' here; datasets: dataset"):
+    with pytest.raises(DataError, match="ingen datasett 'oecd' her; datasett: dataset"):
         read_jsonstat(path, dataset="oecd")
 
 
@@ -361,7 +361,7 @@ def test_fetch_stores_an_empty_status_array_and_build_reads_it(tmp_path: Path) -
 
 
 def test_fetch_refuses_a_status_build_would_refuse_and_stores_nothing(tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match="status has 2 entries but the cube has"):
+    with pytest.raises(FetchError, match="status har 2 elementer, men kuben har"):
         _fetch_12008(tmp_path, lambda doc: doc.update(status=["..", ".."]))
     assert not (tmp_path / "ssb" / "12008.json").exists()
 
@@ -403,5 +403,5 @@ def test_merge_of_parts_in_any_status_form_equals_the_whole(samples: Path) -> No
     merged = merge_jsonstat([a, b], "Region", order=["TOTAL", "001", "002"])
     pd.testing.assert_frame_equal(read_jsonstat(merged), read_jsonstat(whole))
     assert merged["status"] == whole["status"]
-    with pytest.raises(DataError, match=r"\[part 2\]: status has 2 entries"):
+    with pytest.raises(DataError, match=r"\[del 2\]: status har 2 elementer"):
         merge_jsonstat([a, {**b, "status": ["..", ".."]}], "Region")

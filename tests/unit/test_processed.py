@@ -45,13 +45,13 @@ def test_good_frame_round_trips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda f: f.drop(columns="status"), "missing columns"),
-        (lambda f: f.assign(status=["", "x", ""]), "unknown status"),
-        (lambda f: f.assign(kommunenummer=["3203", "32", None]), "4-character"),
-        (lambda f: f.assign(status=["", "", ""]), "missing value without status"),
-        (lambda f: f.assign(verdi=[1.0, 0.0, 3.0]), "suppressed/missing status carries a value"),
-        (lambda f: f.assign(aar=[2020, 2020, 2020]), "duplicate rows"),
-        (lambda f: f.assign(nivaa=["kommune", "kommune", "verden"]), "unknown nivaa"),
+        (lambda f: f.drop(columns="status"), "mangler kolonnene"),
+        (lambda f: f.assign(status=["", "x", ""]), "ukjente statussymboler"),
+        (lambda f: f.assign(kommunenummer=["3203", "32", None]), "fire tegn"),
+        (lambda f: f.assign(status=["", "", ""]), "manglende verdi uten statussymbol"),
+        (lambda f: f.assign(verdi=[1.0, 0.0, 3.0]), "skjult/manglende verdi har likevel en verdi"),
+        (lambda f: f.assign(aar=[2020, 2020, 2020]), "dupliserte rader"),
+        (lambda f: f.assign(nivaa=["kommune", "kommune", "verden"]), "ukjent nivaa"),
     ],
 )
 def test_schema_violations_are_refused(tmp_path: Path, mutate, message: str) -> None:
@@ -64,5 +64,5 @@ def test_schema_violations_are_refused(tmp_path: Path, mutate, message: str) -> 
 
 
 def test_missing_table_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="run `boso build`"):
+    with pytest.raises(DataError, match="kjør `boso build`"):
         processed.read_table("out_boso__befolkning", tmp_path)

@@ -65,7 +65,7 @@ def test_failed_validation_leaves_good_file_untouched(tmp_path: Path) -> None:
 
 
 def test_names_cannot_escape_the_store(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="inside data/raw"):
+    with pytest.raises(DataError, match="innenfor data/raw"):
         raw.RawStore(tmp_path).write("ssb", "../evil", b"x", url="u")
 
 
@@ -92,16 +92,16 @@ def test_snapshot_checksum_mismatch_is_refused(tmp_path: Path) -> None:
     snap = make_snapshot(tmp_path / "snap", {"ssb/t.json": b"complete"})
     (snap / "ssb" / "t.json").write_bytes(b"compl")
     store = raw.RawStore(tmp_path / "raw")
-    with pytest.raises(DataError, match="checksum mismatch"):
+    with pytest.raises(DataError, match="sjekksummen stemmer ikke"):
         raw.import_snapshot(snap, store)
     assert not (tmp_path / "raw" / "ssb" / "t.json").exists()
 
 
 def test_missing_snapshot_and_manifest(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="snapshot not found"):
+    with pytest.raises(DataError, match="snapshot ikke funnet"):
         raw.import_snapshot(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no MANIFEST.json"):
+    with pytest.raises(DataError, match="ingen MANIFEST.json"):
         raw.import_snapshot(tmp_path / "empty", raw.RawStore(tmp_path / "raw"))
 
 
@@ -121,5 +121,5 @@ def test_export_then_import_round_trip(tmp_path: Path) -> None:
 
 
 def test_export_of_empty_store_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="nothing to export"):
+    with pytest.raises(DataError, match="ingenting å eksportere"):
         raw.export_snapshot(tmp_path / "x.tar.gz", raw.RawStore(tmp_path / "raw"))

@@ -61,14 +61,16 @@ def test_fetch_catalog_tables_into_the_store(tmp_path: Path, catalog: dict) -> N
 
 
 def test_unknown_table_lists_the_catalog_tables(tmp_path: Path, catalog: dict) -> None:
-    with pytest.raises(QueryError, match=r"99999 not in the catalog; catalog tables: 12008, 07459"):
+    with pytest.raises(
+        QueryError, match=r"99999 står ikke i katalogen; tabeller i katalogen: 12008, 07459"
+    ):
         sources.fetch_all(tables=["99999"], store=RawStore(tmp_path), log=lambda _: None)
 
 
 def test_unknown_source_and_table_without_ssb() -> None:
-    with pytest.raises(QueryError, match="unknown source"):
+    with pytest.raises(QueryError, match="ukjent.* kilde"):
         sources.fetch_all(sources=["statbank"], log=lambda _: None)
-    with pytest.raises(QueryError, match="--table only applies to the ssb source"):
+    with pytest.raises(QueryError, match="--table gjelder bare kilden ssb"):
         sources.fetch_all(sources=["klass"], tables=["12008"], log=lambda _: None)
 
 
@@ -111,7 +113,7 @@ def test_one_failing_table_does_not_stop_the_others(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(sources, "catalog_queries", lambda: queries)
     clock = FakeClock()
     lines: list[str] = []
-    with pytest.raises(sources.FetchError, match=r"1 of 2 SSB table\(s\) failed.*99999"):
+    with pytest.raises(sources.FetchError, match=r"1 av 2 SSB-tabell\(er\) feilet.*99999"):
         sources.fetch_all(
             sources=["ssb"],
             store=RawStore(tmp_path),
@@ -119,7 +121,7 @@ def test_one_failing_table_does_not_stop_the_others(tmp_path: Path, monkeypatch)
             log=lines.append,
         )
     assert (tmp_path / "ssb" / "12008.json").is_file()
-    assert lines[0].startswith("feil: ssb/99999: SSB table '99999' not found")
+    assert lines[0].startswith("feil: ssb/99999: SSB-tabell '99999' ikke funnet")
 
 
 def test_catalog_queries_validate_against_the_snapshot_tables(snapshot_dir: Path) -> None:

@@ -94,7 +94,7 @@ def test_detect_epsg(name: str, epsg: int) -> None:
 
 def test_unsupported_crs_is_refused() -> None:
     doc = collection([feature({"kommunenummer": "0301"})], "urn:ogc:def:crs:EPSG::3857")
-    with pytest.raises(DataError, match="EPSG:3857 is not supported"):
+    with pytest.raises(DataError, match="EPSG:3857 støttes ikke"):
         geonorge.read_boundaries(doc)
 
 
@@ -115,10 +115,10 @@ def test_property_variants(props: dict, expected: tuple) -> None:
 @pytest.mark.parametrize(
     ("props", "message"),
     [
-        ({"navn": "Oslo"}, r"feature 1: no kommune number .*properties: navn"),
-        ({"kommunenummer": "03011"}, r"feature 1, property 'kommunenummer'.*not a 4-digit"),
-        ({"kommunenummer": "K-0301"}, "not a 4-digit"),
-        ({"kommunenummer": True}, "not a number"),
+        ({"navn": "Oslo"}, r"feature 1: mangler kommunenummer .*properties: navn"),
+        ({"kommunenummer": "03011"}, r"feature 1, egenskap 'kommunenummer'.*ikke et firesifret"),
+        ({"kommunenummer": "K-0301"}, "ikke et firesifret"),
+        ({"kommunenummer": True}, "ikke et tall"),
     ],
 )
 def test_bad_kommunenummer_names_the_feature(props: dict, message: str) -> None:
@@ -129,18 +129,18 @@ def test_bad_kommunenummer_names_the_feature(props: dict, message: str) -> None:
 
 def test_projected_coordinates_without_crs_are_refused() -> None:
     doc = collection([feature({"kommunenummer": "0301"}, square(262000, 6650000, 1000))])
-    with pytest.raises(DataError, match="coordinates look projected .* no crs"):
+    with pytest.raises(DataError, match="koordinatene ser projiserte ut .* ingen crs"):
         geonorge.read_boundaries(doc)
 
 
 def test_not_geojson_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": [')
-    with pytest.raises(DataError, match="bad.geojson: not valid GeoJSON"):
+    with pytest.raises(DataError, match="bad.geojson: ikke gyldig GeoJSON"):
         geonorge.read_boundaries(bad)
-    with pytest.raises(DataError, match="expected a GeoJSON FeatureCollection"):
+    with pytest.raises(DataError, match="ventet en GeoJSON FeatureCollection"):
         geonorge.read_boundaries({"type": "Feature"})
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="kan ikke lese"):
         geonorge.read_boundaries(tmp_path / "missing.geojson")
 
 
@@ -183,7 +183,7 @@ def test_fetch_boundaries_failure_writes_no_collection(tmp_path: Path) -> None:
 
     clock = FakeClock()
     client = make_client(FakeAdapter(handler, clock), clock)
-    with pytest.raises(FetchError, match="no Polygon/MultiPolygon area"):
+    with pytest.raises(FetchError, match="ingen Polygon/MultiPolygon-flate"):
         geonorge.fetch_boundaries(RawStore(tmp_path), client, year=2026)
     assert not (tmp_path / "geo" / "2026" / "Kommuner-kommuneinfo.geojson").exists()
     assert not (tmp_path / "geo" / "2026" / "omrade" / "3203.json").exists()
@@ -191,14 +191,14 @@ def test_fetch_boundaries_failure_writes_no_collection(tmp_path: Path) -> None:
 
 def test_area_in_another_crs_than_requested_is_refused() -> None:
     doc = json.loads((HTTP_FIXTURES / "geonorge_omrade_0301.json").read_text())
-    with pytest.raises(FetchError, match="EPSG:25833, requested EPSG:4258"):
+    with pytest.raises(FetchError, match="EPSG:25833, ba om EPSG:4258"):
         geonorge.area_feature(doc, "0301", "Oslo", 4258, "url")
 
 
 def test_unknown_kommune_requested(tmp_path: Path) -> None:
     clock = FakeClock()
     client = make_client(FakeAdapter(kommuneinfo, clock), clock)
-    with pytest.raises(FetchError, match="does not list kommune.*9999"):
+    with pytest.raises(FetchError, match="har ikke kommunen.*9999"):
         geonorge.fetch_boundaries(RawStore(tmp_path), client, kommuner=["9999"])
 
 

@@ -135,7 +135,7 @@ def test_no_table_and_no_successor_is_one_clear_error(
 ) -> None:
     clock = FakeClock()
     adapter = FakeAdapter(FakePxWeb({}), clock)
-    with pytest.raises(FetchError, match="'14746' not found"):
+    with pytest.raises(FetchError, match="'14746' ikke funnet"):
         sources.fetch_all(
             tables=["14288"],
             store=RawStore(tmp_path),

@@ -54,7 +54,8 @@ def test_unknown_variable_lists_the_variables(tmp_path: Path) -> None:
     with pytest.raises(QueryError) as info:
         ssb.fetch_table("12008", {"Region": "*"}, store=RawStore(tmp_path), client=client)
     assert str(info.value) == (
-        "table 12008 has no variable 'Region'; variables: KOKkommuneregion0000, ContentsCode, Tid"
+        "tabell 12008 har ingen variabel 'Region'; "
+        "variabler: KOKkommuneregion0000, ContentsCode, Tid"
     )
     assert not (tmp_path / "ssb").exists()
 
@@ -65,14 +66,14 @@ def test_unknown_code_names_variable_and_lists_codes(tmp_path: Path) -> None:
     with pytest.raises(QueryError) as info:
         ssb.fetch_table("12008", selection, store=RawStore(tmp_path), client=client)
     message = str(info.value)
-    assert "table 12008, variable 'Tid': unknown code(s) '2030'" in message
+    assert "tabell 12008, variabel 'Tid': ukjent(e) kode(r) '2030'" in message
     assert "2015, 2016" in message and "2024" in message
     assert data_requests(adapter) == []  # nothing sent after a failed validation
 
 
 def test_unknown_table_is_a_query_error_after_v2_and_v0_404(tmp_path: Path) -> None:
     _, adapter, client = setup()
-    with pytest.raises(QueryError, match="SSB table '99999' not found"):
+    with pytest.raises(QueryError, match="SSB-tabell '99999' ikke funnet"):
         ssb.fetch_table("99999", {"Tid": "*"}, store=RawStore(tmp_path), client=client)
     urls = [r.url for r in adapter.requests]
     assert urls == [f"{V2}/tables/99999/metadata?lang=no", f"{V0}/99999/"]
@@ -80,7 +81,7 @@ def test_unknown_table_is_a_query_error_after_v2_and_v0_404(tmp_path: Path) -> N
 
 def test_malformed_table_id_is_rejected_before_any_request() -> None:
     _, adapter, client = setup()
-    with pytest.raises(QueryError, match="invalid SSB table id"):
+    with pytest.raises(QueryError, match="ugyldig SSB-tabellnummer"):
         ssb.get_metadata("12008/../x", client)
     assert adapter.requests == []
 
@@ -88,14 +89,16 @@ def test_malformed_table_id_is_rejected_before_any_request() -> None:
 def test_unknown_codelist_and_bad_output_values() -> None:
     _, _, client = setup()
     meta = ssb.get_metadata("07459", client)
-    with pytest.raises(QueryError, match="no codelist 'agg_Fylker'; codelists: agg_KommSummer"):
+    with pytest.raises(
+        QueryError, match="ingen kodeliste 'agg_Fylker'; kodelister: agg_KommSummer"
+    ):
         ssb.build_query(
             meta,
             {"Region": "*", "ContentsCode": "*", "Tid": "*"},
             {"Region": "agg_Fylker"},
             client=client,
         )
-    with pytest.raises(QueryError, match="outputValues must be one of aggregated, single"):
+    with pytest.raises(QueryError, match="outputValues må være en av aggregated, single"):
         ssb.build_query(
             meta,
             {"Region": "*", "ContentsCode": "*", "Tid": "*"},
@@ -103,7 +106,7 @@ def test_unknown_codelist_and_bad_output_values() -> None:
             {"Region": "summed"},
             client=client,
         )
-    with pytest.raises(QueryError, match="codes: K-0301, K-3203"):
+    with pytest.raises(QueryError, match="koder: K-0301, K-3203"):
         ssb.build_query(
             meta,
             {"Region": ["K-9999"], "ContentsCode": "*", "Tid": "*"},
@@ -176,11 +179,11 @@ def test_top_on_a_non_time_variable_takes_the_first_codes() -> None:
 @pytest.mark.parametrize(
     ("expr", "message"),
     [
-        ("range(2015,2099)", "unknown code '2099'"),
-        ("from(1900)", "unknown code '1900'"),
-        ("top(x)", "needs a count"),
-        ("19*", "matches no code"),
-        ("range(2015)", "needs two codes"),
+        ("range(2015,2099)", "ukjent kode '2099'"),
+        ("from(1900)", "ukjent kode '1900'"),
+        ("top(x)", "trenger et antall"),
+        ("19*", "passer ikke med noen kode"),
+        ("range(2015)", "trenger to koder"),
     ],
 )
 def test_resolve_expressions_errors(expr, message) -> None:  # noqa: ANN001
@@ -359,7 +362,7 @@ def test_both_apis_failing_is_a_fetch_error_naming_both(tmp_path: Path) -> None:
     with pytest.raises(FetchError) as info:
         ssb.fetch_table("12008", SEL_12008, store=RawStore(tmp_path), client=client)
     message = str(info.value)
-    assert "v2 failed" in message and "v0 failed" in message
+    assert "v2 feilet" in message and "v0 feilet" in message
     assert f"{V0}/12008/" in message
     assert not (tmp_path / "ssb" / "12008.json").exists()
 
@@ -430,7 +433,7 @@ def test_response_missing_requested_codes_is_rejected(tmp_path: Path) -> None:
         "ContentsCode": "KOSboligSper10000000",
         "Tid": "from(2023)",
     }
-    with pytest.raises(FetchError, match="expected 3"):
+    with pytest.raises(FetchError, match="ventet 3"):
         ssb.fetch_table("12008", sel, store=RawStore(tmp_path), client=client)
     assert not (tmp_path / "ssb" / "12008.json").exists()
 
@@ -537,9 +540,9 @@ def test_merge_refuses_parts_that_do_not_fit() -> None:
     server = pxweb_12008()
     a = server.dataset("12008", [("KOKkommuneregion0000", ["0301"], {}), ("Tid", ["2019"], {})])
     b = server.dataset("12008", [("KOKkommuneregion0000", ["3203"], {}), ("Tid", ["2020"], {})])
-    with pytest.raises(FetchError, match="'Tid' differs"):
+    with pytest.raises(FetchError, match="'Tid' er ulik"):
         ssb.merge_datasets([a, b], "KOKkommuneregion0000")
-    with pytest.raises(FetchError, match="occurs in two parts"):
+    with pytest.raises(FetchError, match="finnes i to deler"):
         ssb.merge_datasets([a, a], "KOKkommuneregion0000")
 
 

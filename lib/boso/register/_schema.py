@@ -132,7 +132,7 @@ def load_schema() -> Schema:
         labels[field] = spec.get("label", field)
         types[field] = spec.get("type", "text")
         if types[field] not in FIELD_TYPES:
-            raise ValueError(f"register_schema.toml: {field}: unknown type {types[field]!r}")
+            raise ValueError(f"register_schema.toml: {field}: ukjent type {types[field]!r}")
         if "shape" in spec:
             shape = raw["shapes"][spec["shape"]]
             shapes[field] = re.compile(shape["pattern"])
@@ -145,7 +145,7 @@ def load_schema() -> Schema:
         for syn in [field, *spec["synonyms"]]:
             key = fold(syn)
             if key in synonyms and synonyms[key] != field:
-                raise ValueError(f"register_schema.toml: synonym {syn!r} is declared twice")
+                raise ValueError(f"register_schema.toml: synonymet {syn!r} er oppgitt to ganger")
             synonyms[key] = field
     personal = raw["personal"]
     categories: dict[str, dict[str, str]] = {}

@@ -277,14 +277,14 @@ def parse_number(value: Any) -> float:
         ValueError: Not a number.
     """
     if isinstance(value, bool):
-        raise ValueError("boolean")
+        raise ValueError("sannhetsverdi")
     if isinstance(value, int | float | np.integer | np.floating):
         number = float(value)
     else:
         text = _NUM_JUNK.sub("", str(value))
         text = text.replace("\u2212", "-")
         if not text:
-            raise ValueError("empty")
+            raise ValueError("tom")
         if "," in text and "." in text:
             # The later separator is the decimal one ("1.234,50" or "1,234.50").
             if text.rfind(",") > text.rfind("."):
@@ -293,17 +293,17 @@ def parse_number(value: Any) -> float:
                 text = text.replace(",", "")
         elif "," in text:
             if text.count(",") > 1:
-                raise ValueError("several commas")
+                raise ValueError("flere kommaer")
             text = text.replace(",", ".")
         elif text.count(".") > 1:
             if not re.fullmatch(r"-?\d{1,3}(\.\d{3})+", text):
-                raise ValueError("several dots")
+                raise ValueError("flere punktum")
             text = text.replace(".", "")
         if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
-            raise ValueError("not a number")
+            raise ValueError("ikke et tall")
         number = float(text)
     if not math.isfinite(number):
-        raise ValueError("not finite")
+        raise ValueError("ikke endelig")
     return number
 
 
@@ -333,18 +333,18 @@ def parse_date(value: Any) -> pd.Timestamp:
                 except ValueError:
                     continue
             else:
-                raise ValueError("not a date")
+                raise ValueError("ikke en dato")
     ts = ts.normalize()
     if ts.tzinfo is not None:
         ts = ts.tz_localize(None)
     if not DATE_MIN <= ts <= DATE_MAX:
-        raise ValueError("implausible date")
+        raise ValueError("usannsynlig dato")
     return ts
 
 
 def _from_serial(serial: float) -> pd.Timestamp:
     if not math.isfinite(serial) or not 61 <= serial < 2958466:
-        raise ValueError("not an Excel date serial")
+        raise ValueError("ikke et Excel-datotall")
     return EXCEL_EPOCH + pd.Timedelta(days=int(serial))
 
 

@@ -28,10 +28,12 @@ def catalog_queries() -> dict[str, dict[str, Any]]:
     try:
         from boso import catalog
     except ImportError as exc:
-        raise QueryError(f"no indicator catalog (boso.catalog): {exc}") from None
+        raise QueryError(f"ingen indikatorkatalog (boso.catalog): {exc}") from None
     ssb_queries = getattr(catalog, "ssb_queries", None)
     if ssb_queries is None:
-        raise QueryError("boso.catalog has no ssb_queries(); cannot tell which SSB tables to fetch")
+        raise QueryError(
+            "boso.catalog har ingen ssb_queries(); vet ikke hvilke SSB-tabeller som skal hentes"
+        )
     return ssb_queries()
 
 
@@ -58,7 +60,7 @@ def fetch_ssb(
     unknown = [t for t in wanted if t not in queries]
     if unknown:
         raise QueryError(
-            f"SSB table(s) {', '.join(unknown)} not in the catalog; catalog tables: "
+            f"SSB-tabell(er) {', '.join(unknown)} står ikke i katalogen; tabeller i katalogen: "
             f"{', '.join(queries)}"
         )
     files = []
@@ -88,7 +90,7 @@ def fetch_ssb(
         files.append(raw_file)
     if failed:
         raise FetchError(
-            f"{len(failed)} of {len(wanted)} SSB table(s) failed (earlier files kept): "
+            f"{len(failed)} av {len(wanted)} SSB-tabell(er) feilet (tidligere filer beholdt): "
             + "; ".join(failed)
         )
     return files
@@ -160,9 +162,9 @@ def fetch_all(
     chosen = list(dict.fromkeys(sources)) if sources else default
     unknown = [s for s in chosen if s not in SOURCES]
     if unknown:
-        raise QueryError(f"unknown source(s) {', '.join(unknown)}; sources: {', '.join(SOURCES)}")
+        raise QueryError(f"ukjent(e) kilde(r) {', '.join(unknown)}; kilder: {', '.join(SOURCES)}")
     if tables and "ssb" not in chosen:
-        raise QueryError("--table only applies to the ssb source")
+        raise QueryError("--table gjelder bare kilden ssb")
     store = store or RawStore()
     client = client or HttpClient()
     files: list[RawFile] = []
@@ -189,7 +191,7 @@ def _fetch_imdi(store: RawStore, *, explicit: bool, log: Callable[[str], None]) 
     fetch = getattr(imdi, "fetch", None)
     if fetch is None:
         if explicit:
-            raise FetchError("IMDi: no fetcher available (boso.sources.imdi.fetch)")
+            raise FetchError("IMDi: ingen henter tilgjengelig (boso.sources.imdi.fetch)")
         log("hopper over IMDi: ingen henter tilgjengelig")
         return []
     if not explicit and not os.environ.get("BOSO_IMDI_URL"):

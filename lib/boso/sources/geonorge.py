@@ -58,7 +58,7 @@ def detect_epsg(doc: dict[str, Any], where: str = "GeoJSON") -> int:
         return DEFAULT_EPSG
     name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
     if not isinstance(name, str):
-        raise DataError(f"{where}: unreadable 'crs' member {crs!r}")
+        raise DataError(f"{where}: uleselig 'crs'-felt {crs!r}")
     name = name.strip()
     if name.upper().endswith("CRS84"):
         return 4326
@@ -68,17 +68,17 @@ def detect_epsg(doc: dict[str, Any], where: str = "GeoJSON") -> int:
             epsg = int(match.group(1))
             if epsg not in ACCEPTED_EPSG:
                 raise DataError(
-                    f"{where}: CRS EPSG:{epsg} is not supported "
-                    f"(expected one of {', '.join(map(str, sorted(ACCEPTED_EPSG)))})"
+                    f"{where}: CRS EPSG:{epsg} støttes ikke "
+                    f"(ventet en av {', '.join(map(str, sorted(ACCEPTED_EPSG)))})"
                 )
             return epsg
-    raise DataError(f"{where}: unrecognised CRS name {name!r}")
+    raise DataError(f"{where}: ukjent CRS-navn {name!r}")
 
 
 def normalise_kommunenummer(value: Any, where: str) -> str:
     """``301`` / ``"301"`` / ``"0301"`` -> ``"0301"``; anything else raises :class:`DataError`."""
     if isinstance(value, bool):
-        raise DataError(f"{where}: kommunenummer {value!r} is not a number")
+        raise DataError(f"{where}: kommunenummer {value!r} er ikke et tall")
     if isinstance(value, int):
         text = str(value)
     elif isinstance(value, float) and value.is_integer():
@@ -86,9 +86,9 @@ def normalise_kommunenummer(value: Any, where: str) -> str:
     elif isinstance(value, str):
         text = value.strip()
     else:
-        raise DataError(f"{where}: kommunenummer {value!r} is not a number")
+        raise DataError(f"{where}: kommunenummer {value!r} er ikke et tall")
     if not text.isdigit() or not 3 <= len(text) <= 4 or int(text) == 0:
-        raise DataError(f"{where}: kommunenummer {value!r} is not a 4-digit kommune code")
+        raise DataError(f"{where}: kommunenummer {value!r} er ikke et firesifret kommunenummer")
     return text.zfill(4)
 
 
@@ -103,13 +103,13 @@ def _load(source: str | Path | bytes | dict[str, Any]) -> tuple[dict[str, Any], 
         try:
             content = path.read_bytes()
         except OSError as exc:
-            raise DataError(f"{where}: cannot read boundary file ({exc.strerror})") from None
+            raise DataError(f"{where}: kan ikke lese grensefilen ({exc.strerror})") from None
     try:
         doc = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{where}: not valid GeoJSON ({exc})") from None
+        raise DataError(f"{where}: ikke gyldig GeoJSON ({exc})") from None
     if not isinstance(doc, dict):
-        raise DataError(f"{where}: GeoJSON must be an object")
+        raise DataError(f"{where}: GeoJSON må være et objekt")
     return doc, where
 
 
@@ -135,24 +135,24 @@ def read_boundaries(
     """
     doc, where = _load(source)
     if doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
-        raise DataError(f"{where}: expected a GeoJSON FeatureCollection")
+        raise DataError(f"{where}: ventet en GeoJSON FeatureCollection")
     epsg = detect_epsg(doc, where)
     features = doc["features"]
     if not features:
-        raise DataError(f"{where}: FeatureCollection has no features")
+        raise DataError(f"{where}: FeatureCollection har ingen features")
     rows: list[dict[str, Any]] = []
     for i, feature in enumerate(features):
         at = f"{where}: feature {i}"
         if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
-            raise DataError(f"{at}: no geometry")
+            raise DataError(f"{at}: mangler geometri")
         props = feature.get("properties") or {}
         key = next((k for k in NUMBER_KEYS if props.get(k) not in (None, "")), None)
         if key is None:
             raise DataError(
-                f"{at}: no kommune number (looked for {', '.join(NUMBER_KEYS)}; "
-                f"properties: {', '.join(props) or 'none'})"
+                f"{at}: mangler kommunenummer (så etter {', '.join(NUMBER_KEYS)}; "
+                f"properties: {', '.join(props) or 'ingen'})"
             )
-        number = normalise_kommunenummer(props[key], f"{at}, property {key!r}")
+        number = normalise_kommunenummer(props[key], f"{at}, egenskap {key!r}")
         name_key = next((k for k in NAME_KEYS if isinstance(props.get(k), str)), None)
         rows.append(
             {
@@ -167,15 +167,15 @@ def read_boundaries(
     try:
         frame = gpd.GeoDataFrame.from_features(rows, crs=f"EPSG:{epsg}")
     except Exception as exc:  # noqa: BLE001 - shapely's errors vary; report them as data errors
-        raise DataError(f"{where}: invalid geometry ({exc})") from None
+        raise DataError(f"{where}: ugyldig geometri ({exc})") from None
     frame = frame[["kommunenummer", "kommunenavn", "geometry"]]
     if epsg in (4326, 4258) and len(frame):
         minx, miny, maxx, maxy = frame.total_bounds
         if max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90:
             raise DataError(
-                f"{where}: coordinates look projected (bounds {minx:.0f}, {miny:.0f}, "
-                f"{maxx:.0f}, {maxy:.0f}) but the file declares "
-                f"{'no crs' if 'crs' not in doc else f'EPSG:{epsg}'}"
+                f"{where}: koordinatene ser projiserte ut (grenser {minx:.0f}, {miny:.0f}, "
+                f"{maxx:.0f}, {maxy:.0f}), men filen oppgir "
+                f"{'ingen crs' if 'crs' not in doc else f'EPSG:{epsg}'}"
             )
     if to_crs is not None:
         frame = frame.to_crs(epsg=to_crs)
@@ -195,7 +195,7 @@ def _json(content: bytes, where: str) -> Any:
     try:
         return json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{where}: not valid JSON ({exc})") from None
+        raise FetchError(f"{where}: ikke gyldig JSON ({exc})") from None
 
 
 def list_kommuner(client: HttpClient, *, base: str = KOMMUNEINFO) -> list[dict[str, str]]:
@@ -204,13 +204,13 @@ def list_kommuner(client: HttpClient, *, base: str = KOMMUNEINFO) -> list[dict[s
     answer = client.get(url, headers={"Accept": "application/json"}, check=expect_json)
     doc = _json(answer.content, url)
     if not isinstance(doc, list) or not doc:
-        raise FetchError(f"{url}: expected a non-empty list of kommuner")
+        raise FetchError(f"{url}: ventet en ikke-tom liste med kommuner")
     out = []
     for i, item in enumerate(doc):
         if not isinstance(item, dict) or "kommunenummer" not in item:
-            raise FetchError(f"{url}: item {i} has no kommunenummer")
+            raise FetchError(f"{url}: element {i} mangler kommunenummer")
         try:
-            number = normalise_kommunenummer(item["kommunenummer"], f"{url}: item {i}")
+            number = normalise_kommunenummer(item["kommunenummer"], f"{url}: element {i}")
         except DataError as exc:
             raise FetchError(str(exc)) from None
         name = item.get("kommunenavnNorsk") or item.get("kommunenavn") or ""
@@ -234,7 +234,7 @@ def area_feature(doc: Any, number: str, name: str, epsg: int, where: str) -> dic
                 geometry = candidate
                 break
     if geometry is None or not isinstance(geometry.get("coordinates"), list):
-        raise FetchError(f"{where}: no Polygon/MultiPolygon area in the answer")
+        raise FetchError(f"{where}: ingen Polygon/MultiPolygon-flate i svaret")
     for holder in (geometry, doc):
         if isinstance(holder, dict) and "crs" in holder:
             try:
@@ -242,7 +242,7 @@ def area_feature(doc: Any, number: str, name: str, epsg: int, where: str) -> dic
             except DataError as exc:
                 raise FetchError(str(exc)) from None
             if found != epsg:
-                raise FetchError(f"{where}: area in EPSG:{found}, requested EPSG:{epsg}")
+                raise FetchError(f"{where}: flate i EPSG:{found}, ba om EPSG:{epsg}")
             break
     props = doc.get("properties") if isinstance(doc.get("properties"), dict) else doc
     return {
@@ -290,7 +290,7 @@ def fetch_boundaries(
     wanted = [normalise_kommunenummer(k, "kommuner") for k in kommuner] if kommuner else list(names)
     unknown = [k for k in wanted if k not in names]
     if unknown:
-        raise FetchError(f"kommuneinfo does not list kommune(s) {', '.join(unknown)}")
+        raise FetchError(f"kommuneinfo har ikke kommunen(e) {', '.join(unknown)}")
     features = []
     fetched_at = utc_now()
     for number in wanted:

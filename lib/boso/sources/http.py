@@ -304,7 +304,7 @@ class HttpClient:
             GaveUpError: Every try failed with a retryable error.
             FetchError: The request cannot be sent at all (e.g. an invalid URL).
         """
-        last = "no try made"
+        last = "ingen forsøk gjort"
         delay = 0.0
         connection_failures = 0
         for attempt in range(self.max_tries):
@@ -411,7 +411,7 @@ def response_json(response: requests.Response, url: str) -> Any:
     try:
         return json.loads(response.content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{url}: response is not valid JSON ({exc})") from None
+        raise FetchError(f"{url}: svaret er ikke gyldig JSON ({exc})") from None
 
 
 def _short(exc: BaseException) -> str:

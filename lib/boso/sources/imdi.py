@@ -54,7 +54,7 @@ def _values(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     bad = numeric.isna() & (status == "")
     if bad.any():
         first = text[bad].iloc[0]
-        raise DataError(f"unexpected value {first!r} (expected a number, '.' or ':')")
+        raise DataError(f"uventet verdi {first!r} (ventet et tall, '.' eller ':')")
     return numeric.to_numpy(dtype=float), status.to_numpy(dtype=object)
 
 
@@ -63,12 +63,12 @@ def clean_name(label: str) -> str:
     return _VALIDITY.sub("", str(label)).strip()
 
 
-def parse_long(text: str, name: str = "IMDi export") -> pd.DataFrame:
+def parse_long(text: str, name: str = "IMDi-eksport") -> pd.DataFrame:
     """Parse the long layout."""
     frame = pd.read_csv(io.StringIO(text), sep=";", dtype=str, keep_default_na=False)
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{name}: missing columns {missing}; found {list(frame.columns)}")
+        raise DataError(f"{name}: mangler kolonnene {missing}; fant {list(frame.columns)}")
     lines = sum(1 for line in text.splitlines()[1:] if line.strip())
     if len(frame) != lines:
         # A stray quote makes the CSV reader swallow line ends: fewer rows than lines.
@@ -76,11 +76,11 @@ def parse_long(text: str, name: str = "IMDi export") -> pd.DataFrame:
     years = pd.to_numeric(frame["År"], errors="coerce")
     if years.isna().any():
         row = int(np.flatnonzero(years.isna())[0]) + 2
-        raise DataError(f"{name}, row {row}: År is not a year: {frame['År'].iloc[row - 2]!r}")
+        raise DataError(f"{name}, rad {row}: År er ikke et årstall: {frame['År'].iloc[row - 2]!r}")
     try:
         values, status = _values(frame["Antall"])
     except DataError as exc:
-        raise DataError(f"{name}, column Antall: {exc}") from exc
+        raise DataError(f"{name}, kolonne Antall: {exc}") from exc
     codes = frame["Kommunenummer"].str.strip().str.lstrip("K").str.zfill(4)
     return pd.DataFrame(
         {
@@ -95,15 +95,15 @@ def parse_long(text: str, name: str = "IMDi export") -> pd.DataFrame:
     )
 
 
-def parse_wide(text: str, name: str = "IMDi export") -> pd.DataFrame:
+def parse_wide(text: str, name: str = "IMDi-eksport") -> pd.DataFrame:
     """Parse the wide layout with three header rows."""
     lines = text.splitlines()
     if len(lines) < 4:
-        raise DataError(f"{name}: wide layout needs three header rows and data")
+        raise DataError(f"{name}: bredt format krever tre overskriftsrader og data")
     headers = [line.split(";") for line in lines[:3]]
     width = len(headers[0])
     if any(len(h) != width for h in headers):
-        raise DataError(f"{name}: the three header rows have different numbers of columns")
+        raise DataError(f"{name}: de tre overskriftsradene har ulikt antall kolonner")
     body = pd.read_csv(
         io.StringIO("\n".join(lines[3:])),
         sep=";",
@@ -122,11 +122,13 @@ def parse_wide(text: str, name: str = "IMDi export") -> pd.DataFrame:
         enhet = strip_prefix(headers[1][column], "Enhet")
         year_text = strip_prefix(headers[2][column], "År")
         if not year_text.isdigit():
-            raise DataError(f"{name}: header column {column + 1} has no year: {year_text!r}")
+            raise DataError(
+                f"{name}: overskriftskolonne {column + 1} har ikke noe årstall: {year_text!r}"
+            )
         try:
             values, status = _values(body[column])
         except DataError as exc:
-            raise DataError(f"{name}, column {column + 1}: {exc}") from exc
+            raise DataError(f"{name}, kolonne {column + 1}: {exc}") from exc
         parts.append(
             pd.DataFrame(
                 {
@@ -153,7 +155,7 @@ def _lines(text: str) -> tuple[list[str], bool]:
     return lines, terminated
 
 
-def check_complete(text: str, name: str = "IMDi export") -> None:
+def check_complete(text: str, name: str = "IMDi-eksport") -> None:
     """Refuse an export that was cut off: the checks that need no earlier copy of the file.
 
     * every data line has as many ``;``-fields as the header (a line cut mid-way has fewer);
@@ -183,14 +185,14 @@ def check_complete(text: str, name: str = "IMDi export") -> None:
             where = "siste linje" if number == len(lines) else "linjen"
             raise DataError(
                 f"{name}, linje {number}: {fields} felt, ventet {width} "
-                f"({where} er avkuttet eller ødelagt)"
+                f"({where} er avkortet eller ødelagt)"
             )
     if not long_layout or len(lines) < 2:
         return
     if not terminated:
         raise DataError(
             f"{name}, linje {len(lines)}: siste linje slutter uten linjeskift – "
-            "eksporten er avkuttet (siste tall kan være kuttet)"
+            "eksporten er avkortet (siste tall kan være kuttet)"
         )
     _check_last_block(lines, name)
 
@@ -237,7 +239,7 @@ def _check_last_block(lines: list[str], name: str) -> None:
         raise DataError(
             f"{name}, linje {len(lines)}: blokken {enhet} {year_text} slutter ved kommune "
             f"{kommuner[-1]}, men {ref_name} har {len(after)} kommune(r) etter den "
-            f"(f.eks. {after[0]}) – eksporten er avkuttet"
+            f"(f.eks. {after[0]}) – eksporten er avkortet"
         )
     last_code = code(last)
     if len(block) >= 10:
@@ -250,7 +252,7 @@ def _check_last_block(lines: list[str], name: str) -> None:
         if lacking:
             raise DataError(
                 f"{name}, linje {len(lines)}: siste kommune {last_code} i {enhet} {year_text} "
-                f"mangler {', '.join(lacking)}, som nesten alle andre har – eksporten er avkuttet"
+                f"mangler {', '.join(lacking)}, som nesten alle andre har – eksporten er avkortet"
             )
 
 
@@ -269,7 +271,7 @@ def coverage(frame: pd.DataFrame) -> set[tuple[str, int, str, str]]:
 
 
 def check_replaces(
-    old: bytes, new: bytes, name: str = "IMDi export", *, parsed: pd.DataFrame | None = None
+    old: bytes, new: bytes, name: str = "IMDi-eksport", *, parsed: pd.DataFrame | None = None
 ) -> None:
     """Refuse a new export that covers less than the stored one it would replace.
 
@@ -286,7 +288,7 @@ def check_replaces(
     if len(new) < len(old) and old.startswith(new):
         raise DataError(
             f"{name}: ny eksport er de første {len(new)} av {len(old)} byte av den lagrede – "
-            "avkuttet; den lagrede beholdes"
+            "avkortet; den lagrede beholdes"
         )
     try:
         old_frame = parse_export(old, name)
@@ -315,7 +317,7 @@ def check_replaces(
         )
 
 
-def parse_export(content: bytes, name: str = "IMDi export") -> pd.DataFrame:
+def parse_export(content: bytes, name: str = "IMDi-eksport") -> pd.DataFrame:
     """Parse an IMDi settlement export in either layout.
 
     Args:
@@ -338,11 +340,11 @@ def parse_export(content: bytes, name: str = "IMDi export") -> pd.DataFrame:
         check_complete(text, name)
         frame = parse_wide(text, name)
     else:
-        raise DataError(f"{name}: not an IMDi export (first line {first[:60]!r})")
+        raise DataError(f"{name}: ikke en IMDi-eksport (første linje {first[:60]!r})")
     valid = frame["kode"].str.fullmatch(r"\d{4}")
     if not valid.all():
         bad = frame.loc[~valid, "kode"].iloc[0]
-        raise DataError(f"{name}: unexpected Kommunenummer {bad!r}")
+        raise DataError(f"{name}: ukjent kommunenummer {bad!r}")
     return frame.loc[frame["kode"] != "9999"].reset_index(drop=True)
 
 
@@ -399,7 +401,7 @@ def fetch(store, url: str | None = None, *, session=None, client=None):  # noqa:
     url = url or os.environ.get("BOSO_IMDI_URL")
     if not url:
         raise FetchError(
-            "IMDi: no export URL (set BOSO_IMDI_URL to the imdikator CSV export of "
+            "IMDi: ingen eksport-URL (sett BOSO_IMDI_URL til imdikator-eksporten (CSV) av "
             "'Bosetting: anmodning, vedtak, faktisk bosetting')"
         )
     client = client or imdi_client(session)

@@ -61,35 +61,35 @@ def check_klass(content: bytes, key: str, where: str) -> dict[str, Any]:
     try:
         doc = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{where}: not valid JSON ({exc})") from None
+        raise FetchError(f"{where}: ikke gyldig JSON ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
-        raise FetchError(f"{where}: expected a JSON object with a {key!r} list")
+        raise FetchError(f"{where}: ventet et JSON-objekt med en {key!r}-liste")
     required = _SHAPES[key]
     for i, item in enumerate(doc[key]):
         if not isinstance(item, dict):
-            raise FetchError(f"{where}: {key}[{i}] is not an object")
+            raise FetchError(f"{where}: {key}[{i}] er ikke et objekt")
         missing = [f for f in required if f not in item]
         if missing:
-            raise FetchError(f"{where}: {key}[{i}] lacks {', '.join(missing)}")
+            raise FetchError(f"{where}: {key}[{i}] mangler {', '.join(missing)}")
     if key != "codeChanges" and not doc[key]:
         # An empty code list would wipe every kommune downstream; refuse it.
-        raise FetchError(f"{where}: {key!r} is empty")
+        raise FetchError(f"{where}: {key!r} er tom")
     return doc
 
 
 def _check_date(value: str) -> str:
     if not isinstance(value, str) or not _DATE.match(value):
-        raise QueryError(f"KLASS date must be YYYY-MM-DD, not {value!r}")
+        raise QueryError(f"KLASS-dato må være ÅÅÅÅ-MM-DD, ikke {value!r}")
     try:
         dt.date.fromisoformat(value)
     except ValueError:
-        raise QueryError(f"KLASS date {value!r} is not a real date") from None
+        raise QueryError(f"KLASS-dato {value!r} er ikke en gyldig dato") from None
     return value
 
 
 def _check_id(value: str) -> str:
     if not _ID.match(str(value)):
-        raise QueryError(f"KLASS classification id must be digits, not {value!r}")
+        raise QueryError(f"KLASS-klassifikasjonsnummer må være sifre, ikke {value!r}")
     return str(value)
 
 
@@ -105,7 +105,7 @@ def _fetch(
         response = client.get(url, headers=HEADERS, check=expect_json)
     except HttpStatusError as exc:
         if exc.status == 404:
-            raise QueryError(f"KLASS has nothing at {url} (HTTP 404)") from None
+            raise QueryError(f"KLASS har ingenting på {url} (HTTP 404)") from None
         raise
 
     def validate(content: bytes) -> None:

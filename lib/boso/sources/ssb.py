@@ -96,8 +96,8 @@ class TableMetadata:
             return self.variables[code]
         except KeyError:
             raise QueryError(
-                f"table {self.table_id} has no variable {code!r}; "
-                f"variables: {', '.join(self.variables)}"
+                f"tabell {self.table_id} har ingen variabel {code!r}; "
+                f"variabler: {', '.join(self.variables)}"
             ) from None
 
 
@@ -114,19 +114,19 @@ def parse_metadata(doc: Any, table_id: str) -> TableMetadata:
     Raises:
         FetchError: The document lacks ``id``/``dimension`` or a dimension lacks categories.
     """
-    where = f"metadata for SSB table {table_id}"
+    where = f"metadata for SSB-tabell {table_id}"
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), list):
-        raise FetchError(f"{where}: not a JSON-stat2 metadata document (no 'id' list)")
+        raise FetchError(f"{where}: ikke et JSON-stat2-metadatadokument (mangler listen 'id')")
     dims = doc.get("dimension")
     if not isinstance(dims, dict):
-        raise FetchError(f"{where}: no 'dimension' object")
+        raise FetchError(f"{where}: mangler objektet 'dimension'")
     time_vars = set((doc.get("role") or {}).get("time") or [])
     variables: dict[str, Variable] = {}
     for code in doc["id"]:
         dim = dims.get(code)
         if not isinstance(dim, dict) or not isinstance(dim.get("category"), dict):
-            raise FetchError(f"{where}: dimension {code!r} missing or without 'category'")
-        codes = _category_codes(dim["category"], f"{where}, dimension {code!r}")
+            raise FetchError(f"{where}: dimensjon {code!r} mangler eller er uten 'category'")
+        codes = _category_codes(dim["category"], f"{where}, dimensjon {code!r}")
         ext = dim.get("extension") or {}
         codelists = {
             str(cl["id"]): str(cl.get("type", ""))
@@ -146,14 +146,14 @@ def parse_metadata(doc: Any, table_id: str) -> TableMetadata:
 
 def parse_v0_metadata(doc: Any, table_id: str) -> TableMetadata:
     """Read the v0 API's metadata (``{"title", "variables": [{code, values, ...}]}``)."""
-    where = f"v0 metadata for SSB table {table_id}"
+    where = f"v0-metadata for SSB-tabell {table_id}"
     if not isinstance(doc, dict) or not isinstance(doc.get("variables"), list):
-        raise FetchError(f"{where}: no 'variables' list")
+        raise FetchError(f"{where}: mangler listen 'variables'")
     variables: dict[str, Variable] = {}
     for var in doc["variables"]:
         ok = isinstance(var, dict) and "code" in var and isinstance(var.get("values"), list)
         if not ok:
-            raise FetchError(f"{where}: a variable lacks 'code' or 'values'")
+            raise FetchError(f"{where}: en variabel mangler 'code' eller 'values'")
         variables[var["code"]] = Variable(
             code=var["code"],
             label=str(var.get("text", var["code"])),
@@ -174,7 +174,7 @@ def _category_codes(category: dict[str, Any], where: str) -> list[str]:
     if isinstance(labels, dict) and len(labels) == 1:
         # JSON-stat allows a single category without index.
         return list(labels)
-    raise FetchError(f"{where}: category has no 'index'")
+    raise FetchError(f"{where}: category mangler 'index'")
 
 
 def get_metadata(
@@ -209,11 +209,11 @@ def get_metadata(
     except HttpStatusError as exc:
         if exc.status in (400, 404, 410) and not exc.html:
             raise TableNotFoundError(
-                f"SSB table {table_id!r} not found ({v2_problem}; v0: HTTP {exc.status})"
+                f"SSB-tabell {table_id!r} ikke funnet ({v2_problem}; v0: HTTP {exc.status})"
             ) from None
-        raise FetchError(f"SSB table {table_id}: no metadata ({v2_problem}; {exc})") from exc
+        raise FetchError(f"SSB-tabell {table_id}: ingen metadata ({v2_problem}; {exc})") from exc
     except GaveUpError as exc:
-        raise FetchError(f"SSB table {table_id}: no metadata ({v2_problem}; {exc})") from exc
+        raise FetchError(f"SSB-tabell {table_id}: ingen metadata ({v2_problem}; {exc})") from exc
 
 
 def get_codelist(codelist_id: str, client: HttpClient, *, base: str = V2_BASE) -> dict[str, Any]:
@@ -228,17 +228,17 @@ def get_codelist(codelist_id: str, client: HttpClient, *, base: str = V2_BASE) -
         doc = _json(client.get(url, check=expect_json), url)
     except HttpStatusError as exc:
         if exc.not_found:
-            raise QueryError(f"SSB codelist {codelist_id!r} not found") from None
+            raise QueryError(f"SSB-kodeliste {codelist_id!r} ikke funnet") from None
         raise
     if not isinstance(doc, dict) or not isinstance(doc.get("values"), list):
-        raise FetchError(f"{url}: codelist answer has no 'values' list")
+        raise FetchError(f"{url}: svaret med kodelisten mangler listen 'values'")
     return doc
 
 
 def check_table_id(table_id: str) -> str:
     """Return ``table_id`` if it can be put in a URL as is, else raise :class:`QueryError`."""
     if not isinstance(table_id, str) or not _TABLE_ID.match(table_id):
-        raise QueryError(f"invalid SSB table id {table_id!r} (letters, digits and _ only)")
+        raise QueryError(f"ugyldig SSB-tabellnummer {table_id!r} (bare bokstaver, sifre og _)")
     return table_id
 
 
@@ -318,7 +318,7 @@ def resolve_expressions(
         expressions: One expression or a list.
         codes: The variable's codes in order.
         time: Whether the variable is the time variable (for ``top``/``bottom``).
-        where: Prefix for error messages (``"table 12008, variable 'Tid'"``).
+        where: Prefix for error messages (``"tabell 12008, variabel 'Tid'"``).
 
     Returns:
         The selected codes, without duplicates, in ``codes`` order.
@@ -329,7 +329,7 @@ def resolve_expressions(
     if isinstance(expressions, str):
         expressions = [expressions]
     if not expressions:
-        raise QueryError(f"{where}: empty selection")
+        raise QueryError(f"{where}: tomt utvalg")
     position = {code: i for i, code in enumerate(codes)}
     chosen: set[str] = set()
     unknown: list[str] = []
@@ -349,7 +349,9 @@ def resolve_expressions(
         elif "*" in expr or "?" in expr:
             matched = [c for c in codes if fnmatch.fnmatchcase(c, expr)]
             if not matched:
-                raise QueryError(f"{where}: mask {expr!r} matches no code; {_list_codes(codes)}")
+                raise QueryError(
+                    f"{where}: masken {expr!r} passer ikke med noen kode; {_list_codes(codes)}"
+                )
             chosen.update(matched)
         elif expr in position:
             chosen.add(expr)
@@ -357,7 +359,7 @@ def resolve_expressions(
             unknown.append(expr)
     if unknown:
         names = ", ".join(repr(u) for u in unknown)
-        raise QueryError(f"{where}: unknown code(s) {names}; {_list_codes(codes)}")
+        raise QueryError(f"{where}: ukjent(e) kode(r) {names}; {_list_codes(codes)}")
     return sorted(chosen, key=position.__getitem__)
 
 
@@ -372,7 +374,9 @@ def _resolve_function(
     args = [a.strip().strip("'\"") for a in args_text.split(",")] if args_text.strip() else []
     if name in ("top", "bottom"):
         if not 1 <= len(args) <= 2 or not all(a.isdigit() for a in args):
-            raise QueryError(f"{where}: {name}() needs a count (and offset): {name}({args_text})")
+            raise QueryError(
+                f"{where}: {name}() trenger et antall (og en forskyvning): {name}({args_text})"
+            )
         count = int(args[0])
         offset = int(args[1]) if len(args) == 2 else 0
         ordered = list(codes)
@@ -382,11 +386,11 @@ def _resolve_function(
         return ordered[offset : offset + count]
     if name == "range":
         if len(args) != 2:
-            raise QueryError(f"{where}: range() needs two codes: range({args_text})")
+            raise QueryError(f"{where}: range() trenger to koder: range({args_text})")
         lo, hi = (_position(a, position, codes, where) for a in args)
         return list(codes[min(lo, hi) : max(lo, hi) + 1])
     if len(args) != 1:
-        raise QueryError(f"{where}: {name}() needs one code: {name}({args_text})")
+        raise QueryError(f"{where}: {name}() trenger én kode: {name}({args_text})")
     at = _position(args[0], position, codes, where)
     return list(codes[at:]) if name == "from" else list(codes[: at + 1])
 
@@ -395,13 +399,13 @@ def _position(code: str, position: dict[str, int], codes: Sequence[str], where: 
     try:
         return position[code]
     except KeyError:
-        raise QueryError(f"{where}: unknown code {code!r}; {_list_codes(codes)}") from None
+        raise QueryError(f"{where}: ukjent kode {code!r}; {_list_codes(codes)}") from None
 
 
 def _list_codes(codes: Sequence[str]) -> str:
     if len(codes) <= 20:
-        return f"codes: {', '.join(codes)}"
-    return f"codes ({len(codes)}): {', '.join(codes[:10])}, …, {', '.join(codes[-3:])}"
+        return f"koder: {', '.join(codes)}"
+    return f"koder ({len(codes)}): {', '.join(codes[:10])}, …, {', '.join(codes[-3:])}"
 
 
 def build_query(
@@ -441,17 +445,17 @@ def build_query(
     for var, how in output_values.items():
         if how not in OUTPUT_VALUES:
             raise QueryError(
-                f"table {tid}, variable {var!r}: outputValues must be one of "
-                f"{', '.join(OUTPUT_VALUES)}, not {how!r}"
+                f"tabell {tid}, variabel {var!r}: outputValues må være en av "
+                f"{', '.join(OUTPUT_VALUES)}, ikke {how!r}"
             )
         if var not in codelists:
             raise QueryError(
-                f"table {tid}, variable {var!r}: outputValues needs a codelist for that variable"
+                f"tabell {tid}, variabel {var!r}: outputValues krever en kodeliste for variabelen"
             )
     query = TableQuery(tid, [], api=meta.api)
     for var_code, expressions in selection.items():
         var = meta.variable(var_code)
-        where = f"table {tid}, variable {var_code!r}"
+        where = f"tabell {tid}, variabel {var_code!r}"
         exprs = [expressions] if isinstance(expressions, str) else [str(e) for e in expressions]
         # SSB answers a repeated value code with HTTP 500, so never send one twice.
         exprs = list(dict.fromkeys(e.strip() for e in exprs))
@@ -461,8 +465,8 @@ def build_query(
         if codelist:
             if var.codelists and codelist not in var.codelists:
                 raise QueryError(
-                    f"{where}: no codelist {codelist!r}; codelists: "
-                    f"{', '.join(var.codelists) or '(none)'}"
+                    f"{where}: ingen kodeliste {codelist!r}; kodelister: "
+                    f"{', '.join(var.codelists) or '(ingen)'}"
                 )
             codes, result_count = _resolve_codelist(
                 query, var, codelist, how, exprs, client, base, where
@@ -667,13 +671,13 @@ def _check_matches(doc: dict[str, Any], query: TableQuery, where: str) -> None:
         if var.codes is None or var.output_values == "single":
             continue
         if var.code not in doc["id"]:
-            raise FetchError(f"{where}: response lacks the selected variable {var.code!r}")
+            raise FetchError(f"{where}: svaret mangler den valgte variabelen {var.code!r}")
         got = _category_codes(doc["dimension"][var.code]["category"], where)
         if set(got) != set(var.codes):
             missing = [c for c in var.codes if c not in set(got)]
             raise FetchError(
-                f"{where}: response has {len(got)} codes for {var.code!r}, expected "
-                f"{len(var.codes)} (missing e.g. {missing[:3]})"
+                f"{where}: svaret har {len(got)} koder for {var.code!r}, ventet "
+                f"{len(var.codes)} (mangler f.eks. {missing[:3]})"
             )
 
 
@@ -711,8 +715,8 @@ def split_query(query: TableQuery, max_cells: int = MAX_CELLS) -> tuple[str, lis
     candidates = [v for v in query.variables if v.codes is not None and len(v.codes) > 1]
     if not candidates:
         raise QueryError(
-            f"table {query.table_id}: query has {query.cells} cells (limit {max_cells}) "
-            "and cannot be split"
+            f"tabell {query.table_id}: spørringen har {query.cells} celler (grense {max_cells}) "
+            "og kan ikke deles opp"
         )
     # Prefer variables whose response categories are the requested codes (not outputValues
     # =single, where parts could overlap).
@@ -769,12 +773,12 @@ def fetch_dataset(
         except _FallbackError as exc:
             v2_problem = str(exc)
     else:
-        v2_problem = "table not in v2"
+        v2_problem = "tabellen finnes ikke i v2"
     try:
         return _fetch_parts(query, client, "v0", base, v0_base, max_cells)
     except FetchError as exc:
         raise FetchError(
-            f"SSB table {query.table_id}: v2 failed ({v2_problem}) and v0 failed ({exc})"
+            f"SSB-tabell {query.table_id}: v2 feilet ({v2_problem}) og v0 feilet ({exc})"
         ) from exc
 
 
@@ -791,7 +795,7 @@ def _fetch_parts(
             content, url = _send_v2(query, client, base)
         else:
             content, url = _send_v0(query, client, v0_base)
-        where = f"SSB table {query.table_id} ({url[:120]})"
+        where = f"SSB-tabell {query.table_id} ({url[:120]})"
         doc = validate_jsonstat_bytes(content, where)
         _check_matches(doc, query, where)
         return FetchResult(doc, content, [url], api)
@@ -857,7 +861,7 @@ def fetch_table(
         selection = with_optional(meta, selection, optional)
     query = build_query(meta, selection, codelists, output_values, client=client, base=base)
     result = fetch_dataset(query, client, base=base, v0_base=v0_base, max_cells=max_cells)
-    where = f"SSB table {table_id}"
+    where = f"SSB-tabell {table_id}"
     canonical_url = (
         v2_data_url(query, base=base) if result.api == "v2" else f"{v0_base}/{table_id}/"
     )

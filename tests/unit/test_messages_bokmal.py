@@ -1,0 +1,143 @@
+"""User-facing messages are in bokmål: no English creeps back into raised errors or printed lines.
+
+The scan reads every module under ``lib/boso`` and collects the literal text of
+``raise SomeError("…")`` and of message calls (``warnings.warn``, ``print``, ``log``, …);
+f-string placeholders count as ``{}``. A message holding a common English word fails the test
+unless it is on the short, explicit allow-list below (programming errors that never reach a user).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+LIB = Path(__file__).resolve().parents[2] / "lib" / "boso"
+
+# Whole words, so that "the" does not match "theme" and "not" does not match "notat".
+ENGLISH = frozenset(
+    [
+        "not",
+        "found",
+        "invalid",
+        "expected",
+        "missing",
+        "must",
+        "the",
+        "is",
+        "has",
+        "cannot",
+        "unknown",
+        "should",
+        "does",
+        "with",
+        "and",
+        "of",
+        "no",
+        "got",
+        "only",
+    ]
+)
+
+# Calls whose first argument is shown to the user (progress, warnings, summaries).
+MESSAGE_CALLS = {"warn", "print", "echo", "secho", "log", "warning", "info", "error"}
+
+# (module relative to lib/boso, exception class, first words): programming errors only.
+ALLOWED = {
+    # Python's module __getattr__ protocol: the text is the interpreter's own convention.
+    ("__init__.py", "AttributeError", "module 'boso' has no attribute"),
+    # Unreachable by construction (guarded by "pragma: no cover").
+    ("sources/__init__.py", "AssertionError", "candidates is never empty"),
+    # A constructor argument check for code, never for user input.
+    ("sources/http.py", "ValueError", "max_requests must be"),
+    # Inside the papermill engine of a warm kernel; owned by the reports work.
+    ("reports.py", "RuntimeError", "boso-warm: no warm kernel"),
+    # Caught by the site renderer; owned by the site work, to be translated there.
+    ("site.py", "ValueError", "not an nbformat 4 notebook"),
+}
+
+
+def _literal(node: ast.AST) -> str | None:
+    """The constant text of a message expression, with ``{}`` for f-string fields."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _literal(node.left), _literal(node.right)
+        if left is None and right is None:
+            return None
+        return (left or "{}") + (right or "{}")
+    return None
+
+
+def _name(func: ast.AST) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return getattr(func, "id", "")
+
+
+def messages(source: str) -> list[tuple[int, str, str]]:
+    """``(line, exception or call name, text)`` of every literal user-facing message."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        calls = []
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            calls.append(node.exc)
+        elif isinstance(node, ast.Call) and _name(node.func) in MESSAGE_CALLS:
+            calls.append(node)
+        for call in calls:
+            text = _literal(call.args[0]) if call.args else None
+            if text is not None:
+                found.append((call.lineno, _name(call.func), text))
+    return found
+
+
+def english_words(text: str) -> list[str]:
+    return sorted(ENGLISH.intersection(re.findall(r"[a-zæøå]+", text.lower())))
+
+
+def _allowed(module: str, kind: str, text: str) -> bool:
+    return any(m == module and k == kind and text.startswith(t) for m, k, t in ALLOWED)
+
+
+def test_library_messages_are_in_bokmal() -> None:
+    offenders = []
+    for path in sorted(LIB.rglob("*.py")):
+        module = path.relative_to(LIB).as_posix()
+        for line, kind, text in messages(path.read_text("utf-8")):
+            words = english_words(text)
+            if words and not _allowed(module, kind, text):
+                offenders.append(f"{module}:{line}: {kind}({text[:80]!r}) — {', '.join(words)}")
+    assert not offenders, "English in user-facing messages:\n" + "\n".join(offenders)
+
+
+def test_allow_list_has_no_stale_entries() -> None:
+    """Each allowed message still exists, so the list cannot silently grow into a loophole."""
+    present = set()
+    for module, kind, start in ALLOWED:
+        source = (LIB / module).read_text("utf-8")
+        if any(k == kind and t.startswith(start) for _, k, t in messages(source)):
+            present.add((module, kind, start))
+    assert present == ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("snippet", "caught"),
+    [
+        ('raise DataError(f"{path}: file not found")', True),
+        ('raise QueryError("unknown table " + name)', True),
+        ('raise FetchError(f"SSB table {t}: the response is invalid")', True),
+        ('warnings.warn("column is missing")', True),
+        ('log(f"wrote {n} rows and skipped {m}")', True),
+        ('raise DataError(f"{path}: fil ikke funnet")', False),
+        ('raise QueryError(f"ukjent kommunenummer {kode}")', False),
+        ('log(f"hentet ssb/{name}: {n} celler")', False),
+        ("raise DataError(message)", False),  # not a literal: nothing to judge
+    ],
+)
+def test_scanner_tells_english_from_bokmal(snippet: str, caught: bool) -> None:
+    found = messages(snippet)
+    assert bool(found and any(english_words(text) for _, _, text in found)) is caught
