@@ -1,5 +1,5 @@
 # boso: two commands do all set-up on a fresh machine.
-#   make site   the main job: data (offline snapshot or online fetch) -> processed -> reports -> _site/
+#   make site   the main job: data (offline snapshot or online fetch) -> processed -> reports -> chapters (PDF/Word) -> _site/
 #   make test   lint + the whole test suite (unit, e2e on the snapshot, headless-Chromium browser tests)
 # Both create .venv with pip when it is missing.
 
