@@ -206,17 +206,20 @@ def _stored_key(folder: Path, analysis: str) -> str | None:
 
 
 def input_name(path: str | Path, processed_root: Path) -> str:
-    """How a read file is named in a key: its stem inside ``processed_root``, else its path."""
+    """How a read file is named in a key: its stem (``.parquet``) or name inside
+    ``processed_root``, else its absolute path (keys stay valid when the project moves)."""
     path = Path(path)
-    if path.parent == processed_root and path.suffix == ".parquet":
-        return path.stem
+    if path.parent == processed_root:
+        return path.stem if path.suffix == ".parquet" else path.name
     return str(path)
 
 
 def input_path(name: str, processed_root: Path) -> Path:
     """The file an input name of :func:`input_name` stands for."""
-    if os.sep in name or "/" in name:
+    if os.path.isabs(name):
         return Path(name)
+    if Path(name).suffix:
+        return processed_root / name
     return processed_root / f"{name}.parquet"
 
 
