@@ -250,8 +250,9 @@ def run_reports(
     code = package_digest()
     # Hash every processed table now: a report is keyed on its inputs as they were when the run
     # began, so a table rewritten while the report runs makes the next run redo it.
-    for table in sorted(processed_root.glob("*.parquet")):
-        hasher.hash(table)
+    for table in sorted(processed_root.glob("*")):
+        if table.is_file():
+            hasher.hash(table)
     notebooks = {name: _read_notebook(path) for name, path in chosen.items()}
     fingerprints = {name: notebook_fingerprint(nb) for name, nb in notebooks.items()}
 
@@ -263,11 +264,10 @@ def run_reports(
             parameters = {"kommunenummer": kommunenummer}
             output = folder / f"{name}.ipynb"
             if not force and output.is_file():
-                stored = stored_record(folder, name)
+                stored = stored_record(folder, name) or {}
                 inputs = _stored_inputs(stored, processed_root, hasher)
                 if (
-                    stored is not None
-                    and inputs is not None
+                    inputs is not None
                     and report_key(fingerprints[name], parameters, inputs, code) == stored["key"]
                 ):
                     summary.results.append(
@@ -328,7 +328,7 @@ def _stored_inputs(
     stored: dict[str, Any] | None, processed_root: Path, hasher: FileHasher
 ) -> dict[str, str] | None:
     """Today's hashes of the tables a report read when it last ran (None: reads unknown)."""
-    if not stored or stored.get("recorded") is not True:
+    if not stored or stored.get("recorded") is not True or not isinstance(stored.get("key"), str):
         return None  # no record, or one from before reads were recorded: run the report
     inputs = stored.get("inputs")
     if not isinstance(inputs, dict) or not all(isinstance(k, str) for k in inputs):
