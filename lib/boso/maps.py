@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 
 from boso import figures, text
 from boso.errors import DataError
+from boso.processed import record_read
 
 GEO_TABLE = "core_geo__kommuner"
 COLORSCALE = "Blues"
@@ -75,6 +76,7 @@ def read_geo(path: str | Path | None = None) -> pd.DataFrame:
 
         path = processed_dir() / f"{GEO_TABLE}.parquet"
     path = Path(path)
+    record_read(path)  # the report cache keys on what a notebook read
     if not path.is_file():
         raise DataError(f"kartdata mangler: {path} (kjør `boso build`)")
     return _read_geo_cached(str(path), path.stat().st_mtime_ns).copy()

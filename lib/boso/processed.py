@@ -272,9 +272,30 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+#: Where :func:`record_read` notes the tables read, while the report runner records (the
+#: runner keys each report's cache on what its notebook actually read); None otherwise.
+_read_log: list[str] | None = None
+
+
+def record_reads(log: list[str] | None) -> None:
+    """Append the path of every processed table read from now on to ``log`` (None: stop).
+
+    Used by the report runner's kernel (:mod:`boso.reports.kernel_side`).
+    """
+    global _read_log
+    _read_log = log
+
+
+def record_read(path: str | Path) -> None:
+    """Note that a processed file is read, or looked for (a missing file is an input too)."""
+    if _read_log is not None:
+        _read_log.append(str(Path(path).resolve()))
+
+
 def read_table(name: str, root: str | Path | None = None) -> pd.DataFrame:
     """Read ``data/processed/<name>.parquet`` (cached per process while the file is unchanged)."""
     path = processed_dir(root) / f"{name}.parquet"
+    record_read(path)
     if not path.parent.exists():
         clean_leftovers(root)  # a build killed between the renames of the fallback swap
     if not path.is_file():

@@ -31,9 +31,13 @@ def project(pipeline_project: Path):
 
 
 def drawn_tables(notebook: Path) -> list[str]:
-    """The processed indicator tables a notebook declares it reads."""
-    reads = json.loads(notebook.read_text("utf-8"))["metadata"]["boso"]["reads"]
-    return [r for r in reads if r.startswith("out_boso__") and "{" not in r]
+    """The processed indicator tables a notebook read in the pipeline's reports (as recorded)."""
+    from boso.config import paths
+
+    reads: set[str] = set()
+    for key in paths().reports.glob(f"*-*/.{notebook.stem}.key"):
+        reads.update(json.loads(key.read_text("utf-8"))["inputs"])
+    return sorted(r for r in reads if r.startswith("out_boso__"))
 
 
 def run_in_process(notebook: Path, kommunenummer: str, monkeypatch: pytest.MonkeyPatch) -> list:

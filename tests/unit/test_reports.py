@@ -1,11 +1,12 @@
 """The batch runner on two tiny fixture notebooks, a fake registry and a throw-away project.
 
 The fixture notebooks (tests/fixtures/notebooks):
-* ``alpha`` reads ``out_boso__demo`` (declared in ``metadata.boso.reads``) through
-  ``boso.config.paths()`` and raises when the file contains ``fail:<kommunenummer>``; it also
-  defines ``secret_from_alpha`` and prints its kernel's pid.
-* ``beta`` declares no reads (so it depends on all of data/processed) and prints whether
-  ``secret_from_alpha`` is visible, plus its kernel's pid.
+* ``alpha`` reads ``out_boso__demo`` and ``core_register__<kommunenummer>`` (when present)
+  through ``boso.processed.read_table``, declaring nothing, and raises when the demo table
+  contains ``fail:<kommunenummer>``; it also defines ``secret_from_alpha`` and prints its
+  kernel's pid.
+* ``beta`` reads no table and prints whether ``secret_from_alpha`` is visible, plus its
+  kernel's pid.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ KOMMUNER = ["0301", "3218"]
 @pytest.fixture
 def setup(project: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     # lib/boso is edited by others while tests run; pin the package digest (tested on its own).
-    monkeypatch.setattr(reports, "package_digest", lambda: "code-v1")
+    monkeypatch.setattr(reports.runner, "package_digest", lambda: "code-v1")
     notebooks = project / "notebooks"
     shutil.copytree(fixtures_dir / "notebooks", notebooks)
     demo = project / "data" / "processed" / "out_boso__demo.parquet"
-    demo.write_text("demo v1\n", "utf-8")
+    write_table(demo, "demo v1")
     return {
         "root": project,
         "notebooks": notebooks,
@@ -65,6 +66,11 @@ def run(setup: dict[str, Path], **kwargs) -> reports.RunSummary:
 
 
 run_in = run
+
+
+def write_table(path: Path, *lines: str) -> None:
+    """A processed table with one text column (the fixture notebooks look for ``fail:…``)."""
+    pd.DataFrame({"tekst": list(lines)}).to_parquet(path)
 
 
 def statuses(summary: reports.RunSummary) -> dict[tuple[str, str], str]:
@@ -239,15 +245,17 @@ def test_incremental_skip_and_rerun(
     assert set(statuses(run(setup)).values()) == {"skipped"}
 
     # New content reruns every report that reads the file (alpha declares it, beta reads all).
-    setup["demo"].write_text("demo v2\n", "utf-8")
-    assert set(statuses(run(setup)).values()) == {"ok"}
+    write_table(setup["demo"], "demo v2")
+    changed = statuses(run(setup))
+    assert {changed[(k, "alpha")] for k in KOMMUNER} == {"ok"}
+    assert {changed[(k, "beta")] for k in KOMMUNER} == {"skipped"}
 
-    # A per-kommune input only reruns that kommune's alpha; beta depends on all of processed.
-    (setup["processed"] / "core_register__3218.parquet").write_text("register", "utf-8")
+    # A per-kommune input only reruns that kommune's alpha; beta reads no table.
+    write_table(setup["processed"] / "core_register__3218.parquet", "register")
     changed = statuses(run(setup))
     assert changed[("3218", "alpha")] == "ok"
     assert changed[("0301", "alpha")] == "skipped"
-    assert changed[("0301", "beta")] == "ok"
+    assert changed[("0301", "beta")] == "skipped"
 
     # Editing a notebook reruns its reports only.
     beta = setup["notebooks"] / "beta.ipynb"
@@ -259,7 +267,7 @@ def test_incremental_skip_and_rerun(
     assert "ny celle" in stdout_of(setup["reports"] / "0301-oslo" / "beta.ipynb")
 
     # A change in boso's own code reruns everything.
-    monkeypatch.setattr(reports, "package_digest", lambda: "code-v2")
+    monkeypatch.setattr(reports.runner, "package_digest", lambda: "code-v2")
     assert set(statuses(run(setup)).values()) == {"ok"}
 
     forced = run(setup, force=True)
@@ -271,6 +279,58 @@ def test_incremental_skip_and_rerun(
     assert rebuilt[("0301", "alpha")] == "ok" and rebuilt[("3218", "alpha")] == "skipped"
 
 
+def test_cache_keys_on_the_tables_the_notebook_read(setup: dict[str, Path]) -> None:
+    # alpha declares nothing: what it read while running is what its key depends on.
+    def run(setup: dict[str, Path], **kwargs) -> dict[tuple[str, str], str]:
+        return statuses(run_in(setup, **{"jobs": 1, "kommuner": ["0301"], **kwargs}))
+
+    assert run(setup, analyses=["alpha"]) == {("0301", "alpha"): "ok"}
+    key_file = setup["reports"] / "0301-oslo" / ".alpha.key"
+    stored = json.loads(key_file.read_text("utf-8"))
+    assert stored["recorded"] is True
+    assert stored["inputs"] == {
+        "out_boso__demo": reports.FileHasher().hash(setup["demo"]),
+        "core_register__0301": "absent",
+    }
+
+    # A table the notebook never opened changes: the report stays.
+    write_table(setup["processed"] / "out_boso__annet.parquet", "annet")
+    write_table(setup["processed"] / "core_register__3218.parquet", "annen kommune")
+    assert run(setup, analyses=["alpha"]) == {("0301", "alpha"): "skipped"}
+
+    # A table it looked for and did not find appears: the report re-runs.
+    write_table(setup["processed"] / "core_register__0301.parquet", "register")
+    assert run(setup, analyses=["alpha"]) == {("0301", "alpha"): "ok"}
+    stored = json.loads(key_file.read_text("utf-8"))
+    assert stored["inputs"]["core_register__0301"] != "absent"
+
+    # A key stored without recorded reads (as from declared reads) is not trusted.
+    del stored["recorded"]
+    key_file.write_text(json.dumps(stored), "utf-8")
+    assert run(setup, analyses=["alpha"]) == {("0301", "alpha"): "ok"}
+    assert run(setup, analyses=["alpha"]) == {("0301", "alpha"): "skipped"}
+
+
+def test_read_table_records_reads_only_while_recording(project: Path) -> None:
+    from boso import processed
+
+    table = project / "data" / "processed" / "out_boso__demo.parquet"
+    write_table(table, "demo")
+    log: list[str] = []
+    processed.record_reads(log)
+    try:
+        processed.read_table("out_boso__demo")
+        with pytest.raises(DataError):
+            processed.read_table("out_boso__mangler")
+    finally:
+        processed.record_reads(None)
+    processed.read_table("out_boso__demo")
+    assert log == [
+        str(table.resolve()),
+        str(table.with_name("out_boso__mangler.parquet").resolve()),
+    ]
+
+
 def test_failing_kommune_does_not_stop_others_and_keeps_good_report(
     setup: dict[str, Path],
 ) -> None:
@@ -279,7 +339,7 @@ def test_failing_kommune_does_not_stop_others_and_keeps_good_report(
     report = setup["reports"] / "0301-oslo" / "alpha.ipynb"
     before = report.read_bytes()
 
-    setup["demo"].write_text("demo v2\nfail:0301\n", "utf-8")
+    write_table(setup["demo"], "demo v2", "fail:0301")
     failed = run(setup, analyses=["alpha"])
     assert failed.exit_code == 1
     assert statuses(failed) == {("0301", "alpha"): "failed", ("3218", "alpha"): "ok"}
@@ -296,7 +356,7 @@ def test_failing_kommune_does_not_stop_others_and_keeps_good_report(
     assert "feilet" in table and "0301 Oslo / alpha" in table and "demo-feil" in table
 
     # The failure is retried next time (no key was written) and a success cleans up.
-    setup["demo"].write_text("demo v3\n", "utf-8")
+    write_table(setup["demo"], "demo v3")
     fixed = run(setup, analyses=["alpha"])
     assert statuses(fixed)[("0301", "alpha")] == "ok"
     assert not error_txt.exists() and not report.with_name("alpha.error.ipynb").exists()
@@ -321,7 +381,7 @@ def test_warm_kernel_isolates_notebooks_and_recovers_after_failure(
     assert [c.execution_count for c in beta.cells if c.cell_type == "code"] == [1, 2, 3]
 
     # After a failure the kernel is replaced, and the next notebook still runs cleanly.
-    setup["demo"].write_text("fail:0301\n", "utf-8")
+    write_table(setup["demo"], "fail:0301")
     after = run(setup, jobs=1, force=True)
     assert statuses(after)[("0301", "alpha")] == "failed"
     assert statuses(after)[("0301", "beta")] == "ok"
@@ -333,7 +393,7 @@ def test_warm_kernel_isolates_notebooks_and_recovers_after_failure(
 def test_run_cli_selects_fylke_and_returns_exit_code(
     setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(reports, "load_registry", lambda processed_dir=None: REGISTRY)
+    monkeypatch.setattr(reports.runner, "load_registry", lambda processed_dir=None: REGISTRY)
     calls: list[dict] = []
 
     def fake_run(kommuner, **kwargs):
@@ -342,7 +402,7 @@ def test_run_cli_selects_fylke_and_returns_exit_code(
             [reports.ReportResult("3203", "Asker", "alpha", Path("x"), "failed", error="boom")]
         )
 
-    monkeypatch.setattr(reports, "run_reports", fake_run)
+    monkeypatch.setattr(reports.runner, "run_reports", fake_run)
     args = argparse.Namespace(
         kommune=None, fylke=["32"], all=False, analysis=["alpha"], jobs=3, force=True
     )

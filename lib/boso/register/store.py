@@ -18,6 +18,7 @@ import pandas as pd
 
 from boso.config import paths
 from boso.errors import BosoError, DataError
+from boso.processed import record_read
 from boso.raw import RawFile, RawStore, atomic_write_bytes, atomic_write_text
 from boso.register.reader import (
     RegisterImport,
@@ -391,6 +392,8 @@ def load_register(
     """
     kommunenummer = check_kommunenummer(kommunenummer)
     out = output_paths(kommunenummer, processed_dir)
+    for path in out.values():  # the report cache keys on these, present or not
+        record_read(path)
     if _journal(out["dwellings"].parent, kommunenummer).exists():
         try:
             _finish_interrupted_swaps(out["dwellings"].parent)

@@ -1,0 +1,76 @@
+"""Outcomes of a report run: one :class:`ReportResult` per report, a :class:`RunSummary` per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+_LABELS = {OK: "ok", SKIPPED: "hoppet over", FAILED: "feilet"}
+
+
+@dataclass
+class ReportResult:
+    """Outcome of one (kommune, analysis) report."""
+
+    kommunenummer: str
+    kommunenavn: str
+    analysis: str
+    path: Path
+    status: str
+    seconds: float = 0.0
+    error: str = ""
+    error_file: Path | None = None
+
+
+@dataclass
+class RunSummary:
+    """All results of one ``run_reports`` call."""
+
+    results: list[ReportResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def _with(self, status: str) -> list[ReportResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def ok(self) -> list[ReportResult]:
+        """Reports executed successfully in this run."""
+        return self._with(OK)
+
+    @property
+    def skipped(self) -> list[ReportResult]:
+        """Reports left alone because nothing they depend on changed."""
+        return self._with(SKIPPED)
+
+    @property
+    def failed(self) -> list[ReportResult]:
+        """Reports whose run failed (their error file names the cause)."""
+        return self._with(FAILED)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any report failed, else 0."""
+        return 1 if self.failed else 0
+
+    def table(self) -> str:
+        """A plain-text summary in bokmål: counts per analysis, then one line per failure."""
+        analyses = list(dict.fromkeys(r.analysis for r in self.results))
+        width = max([len("analyse"), *(len(a) for a in analyses)]) + 2
+        head = f"{'analyse':<{width}}{'ok':>6}{'hoppet over':>13}{'feilet':>8}"
+        lines = [head, "-" * len(head)]
+        for analysis in [*analyses, "totalt"]:
+            rows = [r for r in self.results if analysis in ("totalt", r.analysis)]
+            counts = [sum(r.status == s for r in rows) for s in (OK, SKIPPED, FAILED)]
+            if analysis == "totalt":
+                lines.append("-" * len(head))
+            lines.append(f"{analysis:<{width}}{counts[0]:>6}{counts[1]:>13}{counts[2]:>8}")
+        if self.failed:
+            lines += ["", "Feilet:"]
+            for r in self.failed:
+                where = f" (se {r.error_file})" if r.error_file else ""
+                lines.append(
+                    f"  {r.kommunenummer} {r.kommunenavn} / {r.analysis}: {r.error}{where}"
+                )
+        lines.append(f"\nTid: {self.seconds:.1f} s")
+        return "\n".join(lines)
