@@ -54,6 +54,7 @@ from boso.errors import BosoError, DataError
 from boso.outputs import (
     CAPTION_KIND,
     PLOTLY_MIME,
+    SYNTHETIC_ANNOTATION,
     SYNTHETIC_NOTICE,
     notebook_meta,
     output_kind,
@@ -709,7 +710,9 @@ def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteMo
             "metode",
             "Data og metode",
             env.get_template("content_metode.html.j2").render(
-                synthetic_notice=SYNTHETIC_NOTICE, **method
+                synthetic_notice=SYNTHETIC_NOTICE,
+                synthetic_annotation=SYNTHETIC_ANNOTATION,
+                **method,
             ),
             "metode",
             synthetic=bool(method["synthetic_indicators"] or method["synthetic_files"]),
