@@ -246,7 +246,7 @@ class _FragmentParser(HTMLParser):
 
 
 def parse_fragment(fragment: str) -> _FragmentParser:
-    """Caption, table title, header and rows of a boso HTML output (see ``boso.figures``)."""
+    """Caption, table title, header and rows of a boso HTML output (see :mod:`boso.outputs`)."""
     parser = _FragmentParser()
     parser.feed(fragment)
     parser.close()
