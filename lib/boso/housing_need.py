@@ -20,12 +20,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from boso import text
+from boso.outputs import SYNTHETIC_ANNOTATION
 
 #: SSB's main alternative (middle fertility, life expectancy, internal migration, immigration).
 MAIN_ALTERNATIVE = "MMMM"
 #: The years the report looks ahead to.
 TARGET_YEARS = (2035, 2050)
-SYNTHETIC_REMARK = " (Syntetiske demotall: tallet bygger på oppdiktede demotall, ikke statistikk.)"
+SYNTHETIC_REMARK = (
+    f" ({SYNTHETIC_ANNOTATION}: tallet bygger på oppdiktede demotall, ikke statistikk.)"
+)
 
 
 # ------------------------------------------------------------------------------ projections

@@ -285,10 +285,12 @@ def growth(values: pd.Series, first_year: int | None = None, last_year: int | No
     return y0, v0, y1, v1, pct
 
 
-def growth_table(df: pd.DataFrame) -> list[Growth]:
-    """Growth per comparison region over the kommune's period (first → last valid year).
+def endpoint_growth(df: pd.DataFrame) -> list[Growth]:
+    """Compound growth per comparison region over the kommune's period (first → last valid year).
 
     The other regions are measured over exactly the kommune's years so the numbers compare.
+    What a chart's finding quotes; the growth *table* with confidence intervals is
+    :func:`boso.charts.growth_table` (log-linear, :func:`boso.trends.growth_by_region`).
     """
     table = wide(df)
     if table.empty:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from boso import figures, text
+from boso import charts, outputs, text
 from boso.errors import DataError
 from boso.processed import record_read
 
@@ -269,7 +269,7 @@ def choropleth(
             name="fargeskala",
         )
     )
-    layout = figures.base_layout(title, "", xtitle="", height=560, hovermode="closest")
+    layout = charts.base_layout(title, "", xtitle="", height=560, hovermode="closest")
     layout["xaxis"] = {"visible": False}
     layout["yaxis"] = {"visible": False, "scaleanchor": "x", "scaleratio": 1}
     layout["margin"] = {"l": 10, "r": 10, "t": 60, "b": 10}
@@ -284,7 +284,7 @@ def fylke_map(
     neighbours: list[str] | None = None,
     year: int | None = None,
     title: str | None = None,
-) -> figures.Chart:
+) -> charts.Chart:
     """Choropleth of an indicator for a kommune among its neighbours and the fylke.
 
     Args:
@@ -296,21 +296,21 @@ def fylke_map(
         title: Figure title.
 
     Returns:
-        A :class:`boso.figures.Chart` with caption, finding and the rows drawn as data.
+        A :class:`boso.charts.Chart` with caption, finding and the rows drawn as data.
     """
     codes = neighbours or sorted(k for k in geo["kommunenummer"] if str(k)[:2] == kommunenummer[:2])
     if kommunenummer not in codes:
         codes = [*codes, kommunenummer]
     area = geo.loc[geo["kommunenummer"].isin(codes)]
     data = rows.loc[rows["kommunenummer"].isin(codes)]
-    meta = figures.indicator_meta(figures._indicator_of(rows), rows)
+    meta = charts.indicator_meta(charts._indicator_of(rows), rows)
     if year is None:
         own = data.loc[(data["kommunenummer"] == kommunenummer) & data["verdi"].notna(), "aar"]
         anyv = data.loc[data["verdi"].notna(), "aar"]
         year = int(own.max()) if not own.empty else int(anyv.max()) if not anyv.empty else None
     title = title or f"{meta.label}, {year if year else ''}".strip(", ")
     if year is None or area.empty:
-        return figures.Chart(
+        return charts.Chart(
             fig=go.Figure(),
             data=data,
             title=title,
@@ -326,10 +326,10 @@ def fylke_map(
     notes = [f"Uten tall i {year}: {text.join_list(sorted(missing))}."] if len(missing) else []
     notes.append("Kartgrunnlag: Kartverket (kommunegrenser, forenklet).")
     finding = _map_finding(data, kommunenummer, year, meta)
-    return figures.make_chart(fig, data, title, meta.label, notes, finding)
+    return charts.make_chart(fig, data, title, meta.label, notes, finding)
 
 
-def _map_finding(data: pd.DataFrame, kommunenummer: str, year: int, meta: figures.Meta) -> str:
+def _map_finding(data: pd.DataFrame, kommunenummer: str, year: int, meta: charts.Meta) -> str:
     valid = data.dropna(subset=["verdi"]).sort_values("verdi", ascending=False)
     own = valid.loc[valid["kommunenummer"] == kommunenummer]
     if own.empty:
@@ -369,7 +369,7 @@ def neighbourhood(
 
 def kommune_map(
     indicator: str, kommunenummer: str, year: int | None = None, geo_path: str | Path | None = None
-) -> figures.Chart:
+) -> charts.Chart:
     """Load an indicator and the polygons, and draw the kommune among the others in its fylke."""
     from boso import processed
 
@@ -497,14 +497,14 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
     try:
         from boso import register
     except ImportError:
-        figures.show_text(
+        outputs.show_text(
             "Boligregister-modulen er ikke installert; kart over enkeltboliger vises ikke."
         )
         return False
     load = getattr(register, "load_register", None)
     reg = load(kommunenummer) if load else None
     if reg is None:
-        figures.show_text(
+        outputs.show_text(
             "Kommunen har ikke lastet inn sitt eget boligregister, så kartet over de kommunale "
             "boligene og tabellene over bestand og ledighet vises ikke."
         )
@@ -513,20 +513,20 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
     sources = ["Kommunens boligregister"]
     caption = "Kilde: kommunens boligregister (eksport), renset av boso uten personopplysninger."
     if synthetic:
-        caption += " Syntetiske demotall."
+        caption += f" {outputs.SYNTHETIC_ANNOTATION}."
     dwellings = _public_dwellings(reg)
     count = len(dwellings) if dwellings is not None else 0
     boundary = _boundary(kommunenummer, geo_path)
     # The sentence describes the map actually drawn: points with usable coordinates only.
     describe = getattr(register, "map_sentence", None)
     mapped = getattr(register, "mapped_count", None)
-    figures.show_text(
+    outputs.show_text(
         describe(count, mapped(reg), boundary is not None)
         if describe and mapped
         else f"Registeret har {text.fmt_number(count)} boliger."
     )
     fig = register.register_map(reg, boundary)
-    figures.show_figure(
+    outputs.show_figure(
         fig,
         data=dwellings,
         caption=caption + " Kartgrunnlag: Kartverket.",
@@ -536,7 +536,7 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
     )
     market, households = _register_context(kommunenummer)
     if households is not None:
-        figures.show_text(
+        outputs.show_text(
             "Andel av alle boliger er regnet mot antall privathusholdninger i kommunen "
             f"({text.fmt_number(households)}, SSB 11084), som tilnærming til antall bebodde "
             "boliger."
@@ -544,14 +544,14 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
     result = register.vacancy(reg)
     median = getattr(result, "median_days", math.nan)
     if median is not None and not math.isnan(median):
-        figures.show_text(
+        outputs.show_text(
             f"Median død tid mellom to leieforhold var {text.fmt_number(median)} dager; "
             f"{text.fmt_number(getattr(result, 'vacant_now', 0))} boliger sto ledige på "
             "eksportdatoen."
         )
     for title, table in register.publication_tables(reg, market=market, all_dwellings=households):
         shown, note = register_display_table(table)
-        figures.show_table(
+        outputs.show_table(
             shown,
             caption=f"{caption} {note}".strip(),
             sources=sources,

@@ -51,12 +51,20 @@ import pandas as pd
 
 from boso.config import paths
 from boso.errors import BosoError, DataError
+from boso.outputs import (
+    CAPTION_KIND,
+    PLOTLY_MIME,
+    SYNTHETIC_ANNOTATION,
+    SYNTHETIC_NOTICE,
+    notebook_meta,
+    output_kind,
+    output_synthetic,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES = PACKAGE_DIR / "templates"
 ASSETS = PACKAGE_DIR / "assets"
 SITE_TITLE = "Boligsosial statistikk"
-SYNTHETIC_NOTICE = "Syntetiske demotall – ikke offisiell statistikk"
 SYNTHETIC_DETAIL = (
     "Noen tall på denne siden er oppdiktede demotall som viser hvordan verktøyet virker. "
     "De må ikke brukes som fakta."
@@ -89,8 +97,6 @@ HEADLINE_INDICATORS = (
 )
 REGISTRY_COLUMNS = ("kommunenummer", "kommunenavn", "fylkesnummer", "fylkesnavn")
 RENDERERS = ("auto", "quarto", "nbconvert")
-PLOTLY_MIME = "application/vnd.plotly.v1+json"
-CAPTION_KIND = "caption"  # boso.figures.CAPTION_KIND: a figure's caption for notebook front ends
 
 
 @dataclass(frozen=True)
@@ -275,23 +281,14 @@ def read_report_meta(path: Path, kommunenummer: str) -> Report:
         cells = nb["cells"]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: ikke en lesbar notatbok ({exc.__class__.__name__})") from exc
-    meta = (nb.get("metadata") or {}).get("boso") or {}
+    meta = notebook_meta(nb)
     analysis = path.stem
     title = meta.get("title") or ANALYSIS_TITLES.get(analysis) or analysis.replace("_", " ")
     return Report(kommunenummer, analysis, path, str(title), _notebook_synthetic(cells))
 
 
 def _notebook_synthetic(cells: Iterable[Mapping[str, Any]]) -> bool:
-    for cell in cells:
-        for output in cell.get("outputs") or ():
-            boso_meta = (output.get("metadata") or {}).get("boso") or {}
-            if boso_meta.get("synthetic"):
-                return True
-            html = (output.get("data") or {}).get("text/html", "")
-            html = "".join(html) if isinstance(html, list) else html
-            if 'data-synthetic="true"' in html:
-                return True
-    return False
+    return any(output_synthetic(o) for cell in cells for o in cell.get("outputs") or ())
 
 
 def discover_reports(reports_dir: Path) -> dict[str, list[Report]]:
@@ -713,7 +710,9 @@ def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteMo
             "metode",
             "Data og metode",
             env.get_template("content_metode.html.j2").render(
-                synthetic_notice=SYNTHETIC_NOTICE, **method
+                synthetic_notice=SYNTHETIC_NOTICE,
+                synthetic_annotation=SYNTHETIC_ANNOTATION,
+                **method,
             ),
             "metode",
             synthetic=bool(method["synthetic_indicators"] or method["synthetic_files"]),
@@ -809,11 +808,7 @@ def _layout_html(env: Any, page: Page | ReportPage, content: str, built: str, **
 def _page_outputs(outputs: list[Any]) -> list[Any]:
     """A cell's outputs as a page shows them: without the caption outputs that repeat a
     figure's caption for notebook front ends (the figure's own HTML carries it here)."""
-    return [
-        o
-        for o in outputs
-        if ((o.get("metadata") or {}).get("boso") or {}).get("kind") != CAPTION_KIND
-    ]
+    return [o for o in outputs if output_kind(o) != CAPTION_KIND]
 
 
 def report_content(page: ReportPage) -> str:

@@ -274,3 +274,50 @@ def missing_note(years_by_status: Mapping[str, Iterable[int]], place: str = "") 
     text = "; ".join(parts)
     text = text[:1].upper() + text[1:]
     return f"{place}: {lower_first(text)}." if place else f"{text}."
+
+
+def growth_row_sentence(
+    subject: str,
+    place: str,
+    first_year: int,
+    last_year: int,
+    percent_per_year: float,
+    ci_low: float,
+    ci_high: float,
+    landet_percent: float | None = None,
+) -> str:
+    """Sentence for one row of a growth table (log-linear growth per year with its 95 % CI).
+
+    Args:
+        subject: What grows, e.g. "Kvadratmeterpris (eneboliger)".
+        place: The region of the row.
+        first_year, last_year: The years the growth was fitted over.
+        percent_per_year: Growth per year in percent.
+        ci_low, ci_high: Its 95 % confidence interval.
+        landet_percent: Landet's growth per year, quoted for comparison (None or NaN: left out).
+
+    Returns:
+        :func:`trend_sentence` (relative), ending with "; landet: 2,1 % per år." when given.
+    """
+    sentence = trend_sentence(
+        subject, place, first_year, last_year, percent_per_year, ci_low, ci_high, relative=True
+    )
+    if landet_percent is not None and not math.isnan(landet_percent):
+        sentence = sentence[:-1] + f"; landet: {fmt_percent(landet_percent)} per år."
+    return sentence
+
+
+def barometer_sentence(place: str, marks: Sequence[tuple[str, str]]) -> str:
+    """The barometer's finding: each indicator with its mark against landet.
+
+    Args:
+        place: The kommune's name.
+        marks: ``(indicator label, mark)`` pairs, e.g. ``("Andel leide boliger", "over")``.
+
+    Returns:
+        E.g. "Siste år med tall for Asker: andel leide boliger over." or "" without marks.
+    """
+    if not marks:
+        return ""
+    parts = [f"{lower_first(label)} {mark}" for label, mark in marks]
+    return f"Siste år med tall for {place}: {join_list(parts)}."

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from boso.chapter import runner
-from boso.chapter.model import SYNTHETIC_NOTICE
 from boso.cli import main
+from boso.outputs import SYNTHETIC_NOTICE
 from boso.static_export import unavailable_reason
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from boso import figures
+from boso import figures, outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def drawn_tables(notebook: Path) -> list[str]:
 def run_in_process(notebook: Path, kommunenummer: str, monkeypatch: pytest.MonkeyPatch) -> list:
     """Execute a notebook's code cells here, collecting what it displays."""
     shown: list = []
-    monkeypatch.setattr(figures, "_display", shown.append)
+    monkeypatch.setattr(outputs, "_display", shown.append)
     namespace: dict = {}
     for cell in json.loads(notebook.read_text("utf-8"))["cells"]:
         if cell["cell_type"] != "code":

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from boso import figures, site
+from boso import figures, outputs, site
 from boso.chapter import model, render, runner
 from boso.errors import DataError
 
@@ -132,11 +132,11 @@ def test_synthetic_notice_only_when_a_number_is_synthetic() -> None:
     real = _notebook("Befolkning", _md("## Utvikling"), _code(_finding("Økte."), _figure("B")))
     html_real = render.render_html(_chapter(("befolkning", real)))
     assert not _chapter(("befolkning", real)).synthetic
-    assert model.SYNTHETIC_NOTICE not in html_real
+    assert outputs.SYNTHETIC_NOTICE not in html_real
     synthetic = _chapter()
     html = render.render_html(synthetic, "docx")
     assert synthetic.synthetic
-    assert model.SYNTHETIC_NOTICE in html
+    assert outputs.SYNTHETIC_NOTICE in html
     # Every synthetic figure and table says so in its own caption too.
     text = render.plain_text(html)
     assert "Figur 1.3. Boligbygging. Syntetiske demotall." in text

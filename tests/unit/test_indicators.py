@@ -74,7 +74,7 @@ def test_growth_is_compound_and_uses_first_and_last_values() -> None:
     assert indicators.growth(pd.Series([5.0], index=[2020])) is None
 
 
-def test_growth_table_measures_peers_over_the_kommunes_years() -> None:
+def test_endpoint_growth_measures_peers_over_the_kommunes_years() -> None:
     df = rows(
         {
             "Asker": [np.nan, 100, 105, 110.25, np.nan],
@@ -82,7 +82,7 @@ def test_growth_table_measures_peers_over_the_kommunes_years() -> None:
             "Landet": [np.nan] * 5,
         }
     )
-    table = indicators.growth_table(df)
+    table = indicators.endpoint_growth(df)
     assert [g.region for g in table] == ["Asker", "Akershus"]  # landet has no values
     assert table[0].percent_per_year == pytest.approx(5.0)
     assert (table[1].first_year, table[1].last_year) == (2019, 2021)

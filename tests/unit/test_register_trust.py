@@ -72,7 +72,7 @@ def test_map_sentence_follows_what_is_drawn():
 
 def test_show_register_describes_the_points_drawn(project, monkeypatch):
     """Two dwellings with broken coordinates: the text says how many points the map has."""
-    import boso.figures as figures
+    import boso.outputs as outputs
     from boso import maps
 
     header, rows = GEN.generated_export(30, seed=11)
@@ -88,9 +88,9 @@ def test_show_register_describes_the_points_drawn(project, monkeypatch):
     assert drawn == len(reg.dwellings) - 2
 
     sentences, maps_drawn = [], []
-    monkeypatch.setattr(figures, "show_text", sentences.append)
-    monkeypatch.setattr(figures, "show_table", lambda *a, **k: None)
-    monkeypatch.setattr(figures, "show_figure", lambda fig, **k: maps_drawn.append(fig))
+    monkeypatch.setattr(outputs, "show_text", sentences.append)
+    monkeypatch.setattr(outputs, "show_table", lambda *a, **k: None)
+    monkeypatch.setattr(outputs, "show_figure", lambda fig, **k: maps_drawn.append(fig))
     assert maps.show_register("0301") is True
     points = sum(
         int(t.customdata.shape[0]) if t.customdata is not None else len(t.x)

@@ -22,9 +22,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from boso.chapter.model import SYNTHETIC_NOTICE, Chapter
+from boso.chapter.model import Chapter
 from boso.chapter.render import CSS, FIGURE_WIDTH, print_figures, render_html
 from boso.errors import BosoError
+from boso.outputs import SYNTHETIC_NOTICE
 from boso.static_export import StaticExportUnavailableError, browser_path, unavailable_reason
 
 #: Scale of the Word images: 640 CSS px × 2 = 1280 px; Word places them at the text width

@@ -17,10 +17,14 @@ from html.parser import HTMLParser
 from typing import Any
 
 from boso.errors import DataError
-
-PLOTLY_MIME = "application/vnd.plotly.v1+json"
-SYNTHETIC_NOTICE = "Syntetiske demotall – ikke offisiell statistikk"
-
+from boso.outputs import (
+    KIND_FIGURE,
+    KIND_FINDING,
+    KIND_TABLE,
+    PLOTLY_MIME,
+    notebook_meta,
+    output_meta,
+)
 
 # --------------------------------------------------------------------------------------------
 # Blocks of one analysis section
@@ -242,7 +246,7 @@ class _FragmentParser(HTMLParser):
 
 
 def parse_fragment(fragment: str) -> _FragmentParser:
-    """Caption, table title, header and rows of a boso HTML output (see ``boso.figures``)."""
+    """Caption, table title, header and rows of a boso HTML output (see :mod:`boso.outputs`)."""
     parser = _FragmentParser()
     parser.feed(fragment)
     parser.close()
@@ -305,7 +309,7 @@ def read_section(nb: Mapping[str, Any], number: int, analysis: str) -> Section:
     cells = nb.get("cells")
     if not isinstance(cells, list):
         raise DataError(f"{analysis}: notatboken har ingen celler")
-    meta = (nb.get("metadata") or {}).get("boso") or {}
+    meta = notebook_meta(nb)
     title = str(meta.get("title") or analysis.replace("_", " ").capitalize())
     blocks: list[Block] = []
     n_fig = n_tab = n_sub = 0
@@ -333,10 +337,10 @@ def read_section(nb: Mapping[str, Any], number: int, analysis: str) -> Section:
                     blocks.append(Prose(markdown_inline(text)))
             continue
         for output in cell.get("outputs") or ():
-            info = (output.get("metadata") or {}).get("boso") or {}
+            info = output_meta(output)
             data = output.get("data") or {}
             kind = info.get("kind")
-            if kind == "finding":
+            if kind == KIND_FINDING:
                 sentence = " ".join(
                     _text(data.get("text/markdown") or data.get("text/plain")).split()
                 )
@@ -350,7 +354,7 @@ def read_section(nb: Mapping[str, Any], number: int, analysis: str) -> Section:
                         blocks.append(earlier)
                     pending.append(earlier)
                     shown = []
-            elif kind == "figure" and PLOTLY_MIME in data:
+            elif kind == KIND_FIGURE and PLOTLY_MIME in data:
                 n_fig += 1
                 parsed = parse_fragment(_text(data.get("text/html")))
                 figure = Figure(
@@ -367,7 +371,7 @@ def read_section(nb: Mapping[str, Any], number: int, analysis: str) -> Section:
                     finding.refs.append(f"figur {figure.number}")
                 if pending:
                     pending, shown = [], pending
-            elif kind == "table":
+            elif kind == KIND_TABLE:
                 parsed = parse_fragment(_text(data.get("text/html")))
                 if not parsed.header and not parsed.rows:
                     continue

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import boso
-from boso.chapter.model import SYNTHETIC_NOTICE, Chapter, Figure
+from boso.chapter.model import Chapter, Figure
+from boso.outputs import SYNTHETIC_ANNOTATION, SYNTHETIC_NOTICE
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = "chapter.html.j2"
 CSS = HERE / "chapter.css"
-NOTICE_SHORT = "Syntetiske demotall"
+NOTICE_SHORT = SYNTHETIC_ANNOTATION
 
 #: Figure size on the A4 page (CSS px at 96 dpi): 170 mm wide, the text width.
 FIGURE_WIDTH = 640

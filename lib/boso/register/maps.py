@@ -13,9 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from boso.errors import QueryError
+from boso.outputs import SYNTHETIC_ANNOTATION
 from boso.register.reader import RegisterImport, boundary_geometry
 
-SYNTHETIC_NOTE = "Syntetiske demotall"
+SYNTHETIC_NOTE = SYNTHETIC_ANNOTATION
 # Colour-blind friendly qualitative palette (Okabe–Ito), then greys.
 PALETTE = (
     "#0072B2",
