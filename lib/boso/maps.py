@@ -544,10 +544,16 @@ def show_register(kommunenummer: str, geo_path: str | Path | None = None) -> boo
     result = register.vacancy(reg)
     median = getattr(result, "median_days", math.nan)
     if median is not None and not math.isnan(median):
+        vacant = int(getattr(result, "vacant_now", 0) or 0)
+        # published register counts below 3 are suppressed, in sentences as in tables
+        vacant_text = (
+            "færre enn 3 boliger (prikket)"
+            if 0 < vacant < 3
+            else f"{text.fmt_number(vacant)} boliger"
+        )
         outputs.show_text(
             f"Median død tid mellom to leieforhold var {text.fmt_number(median)} dager; "
-            f"{text.fmt_number(getattr(result, 'vacant_now', 0))} boliger sto ledige på "
-            "eksportdatoen."
+            f"{vacant_text} sto ledige på eksportdatoen."
         )
     for title, table in register.publication_tables(reg, market=market, all_dwellings=households):
         shown, note = register_display_table(table)

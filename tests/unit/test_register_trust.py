@@ -114,3 +114,34 @@ def test_a_header_shaped_like_an_identifier_is_not_quoted(project):
     text = json.dumps(reg.report.to_dict(), ensure_ascii=False)
     assert "kari.nordheim" not in text and "31129912345" not in text
     assert len(reg.report.unknown_columns) + len(reg.report.dropped_personal_columns) == 2
+
+
+@pytest.mark.parametrize("vacant", [0, 1, 2, 3])
+def test_the_vacancy_sentence_suppresses_counts_below_three(project, monkeypatch, vacant):
+    """The number of dwellings vacant on the export date is a register count like any other."""
+    import boso.outputs as outputs
+    from boso import maps, register
+
+    header, rows = GEN.generated_export(30, seed=11)
+    path = project / "eksport_0301.csv"
+    path.write_bytes(GEN.to_csv(header, rows))
+    import_register(path, "0301", quiet=True)
+    real_vacancy = register.vacancy
+
+    def vacancy_with(reg, *args, **kwargs):
+        result = real_vacancy(reg, *args, **kwargs)
+        result.vacant_now = vacant
+        result.median_days = 40.0
+        return result
+
+    sentences = []
+    monkeypatch.setattr(register, "vacancy", vacancy_with)
+    monkeypatch.setattr(outputs, "show_text", sentences.append)
+    monkeypatch.setattr(outputs, "show_table", lambda *a, **k: None)
+    monkeypatch.setattr(outputs, "show_figure", lambda fig, **k: None)
+    assert maps.show_register("0301") is True
+    said = next(s for s in sentences if "sto ledige på eksportdatoen" in s)
+    if 0 < vacant < 3:
+        assert "færre enn 3 boliger (prikket)" in said and f" {vacant} boliger" not in said
+    else:
+        assert f"{vacant} boliger sto ledige" in said
