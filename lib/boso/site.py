@@ -827,7 +827,7 @@ def report_content(page: ReportPage) -> str:
         # saves a quarter of the conversion time.
         nb = rejoin_lines(nbformat.from_dict(json.loads(page.source.read_text("utf-8"))))
         if nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
-            raise ValueError("not an nbformat 4 notebook")
+            raise ValueError("ikke en notatbok i nbformat 4")
         # The page draws each figure from its text/html output; the duplicate plotly JSON is
         # never shown, and deep-copying it was most of nbconvert's time per page.
         for cell in nb.cells:

@@ -52,10 +52,6 @@ ALLOWED = {
     ("sources/__init__.py", "AssertionError", "candidates is never empty"),
     # A constructor argument check for code, never for user input.
     ("sources/http.py", "ValueError", "max_requests must be"),
-    # Inside the papermill engine of a warm kernel; owned by the reports work.
-    ("reports.py", "RuntimeError", "boso-warm: no warm kernel"),
-    # Caught by the site renderer; owned by the site work, to be translated there.
-    ("site.py", "ValueError", "not an nbformat 4 notebook"),
 }
 
 

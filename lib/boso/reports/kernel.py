@@ -217,7 +217,7 @@ def _make_engine() -> type:
         ) -> Any:
             kernel = current()
             if kernel is None:
-                raise RuntimeError("boso-warm: no warm kernel in this process")
+                raise RuntimeError("boso-warm: ingen varm kjerne i denne prosessen")
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
             final = merge_kwargs(
                 kwargs,
