@@ -17,17 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from boso.chapter.export import CHROMIUM_ARGS as QUIET_OFFLINE_ARGS
+
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *QUIET_OFFLINE_ARGS,
     # file:// pages may load their sibling assets (plotly.min.js) like a USB-stick reader would.
     "--allow-file-access-from-files",
 ]

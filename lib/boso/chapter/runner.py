@@ -249,26 +249,8 @@ def _run_jobs(
 class ChapterSummary(RunSummary):
     """Results per (kommune, format); ``analysis`` holds the file name."""
 
-    def table(self) -> str:
-        """Counts per format, then one line per failure (bokmål)."""
-        names = list(dict.fromkeys(r.analysis for r in self.results))
-        width = max([len("fil"), *(len(n) for n in names)]) + 2
-        head = f"{'fil':<{width}}{'laget':>7}{'uendret':>9}{'feilet':>8}"
-        lines = [head, "-" * len(head)]
-        for name in [*names, "totalt"]:
-            rows = [r for r in self.results if name in ("totalt", r.analysis)]
-            counts = [sum(r.status == s for r in rows) for s in (OK, SKIPPED, FAILED)]
-            if name == "totalt":
-                lines.append("-" * len(head))
-            lines.append(f"{name:<{width}}{counts[0]:>7}{counts[1]:>9}{counts[2]:>8}")
-        if self.failed:
-            lines += ["", "Feilet:"]
-            lines += [
-                f"  {r.kommunenummer} {r.kommunenavn} / {r.analysis}: {r.error}"
-                for r in self.failed
-            ]
-        lines.append(f"\nTid: {self.seconds:.1f} s")
-        return "\n".join(lines)
+    ITEM_LABEL = "fil"
+    COUNT_COLUMNS = (("laget", 7), ("uendret", 9), ("feilet", 8))
 
 
 # --------------------------------------------------------------------------------------------

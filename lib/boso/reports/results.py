@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 _LABELS = {OK: "ok", SKIPPED: "hoppet over", FAILED: "feilet"}
@@ -53,18 +54,32 @@ class RunSummary:
         """1 when any report failed, else 0."""
         return 1 if self.failed else 0
 
+    #: The summary table's first column and its count columns (label, width), in the order
+    #: OK, SKIPPED, FAILED; subclasses for other runs (e.g. the chapter files) rename them.
+    ITEM_LABEL: ClassVar[str] = "analyse"
+    COUNT_COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = (
+        ("ok", 6),
+        ("hoppet over", 13),
+        ("feilet", 8),
+    )
+
     def table(self) -> str:
-        """A plain-text summary in bokmål: counts per analysis, then one line per failure."""
-        analyses = list(dict.fromkeys(r.analysis for r in self.results))
-        width = max([len("analyse"), *(len(a) for a in analyses)]) + 2
-        head = f"{'analyse':<{width}}{'ok':>6}{'hoppet over':>13}{'feilet':>8}"
+        """A plain-text summary in bokmål: counts per item, then one line per failure."""
+        items = list(dict.fromkeys(r.analysis for r in self.results))
+        width = max([len(self.ITEM_LABEL), *(len(a) for a in items)]) + 2
+        head = f"{self.ITEM_LABEL:<{width}}" + "".join(
+            f"{label:>{w}}" for label, w in self.COUNT_COLUMNS
+        )
         lines = [head, "-" * len(head)]
-        for analysis in [*analyses, "totalt"]:
-            rows = [r for r in self.results if analysis in ("totalt", r.analysis)]
+        for item in [*items, "totalt"]:
+            rows = [r for r in self.results if item in ("totalt", r.analysis)]
             counts = [sum(r.status == s for r in rows) for s in (OK, SKIPPED, FAILED)]
-            if analysis == "totalt":
+            if item == "totalt":
                 lines.append("-" * len(head))
-            lines.append(f"{analysis:<{width}}{counts[0]:>6}{counts[1]:>13}{counts[2]:>8}")
+            lines.append(
+                f"{item:<{width}}"
+                + "".join(f"{n:>{w}}" for n, (_, w) in zip(counts, self.COUNT_COLUMNS, strict=True))
+            )
         if self.failed:
             lines += ["", "Feilet:"]
             for r in self.failed:
