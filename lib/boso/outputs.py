@@ -439,11 +439,10 @@ class TextOutput:
 
 
 def _display(obj: Any) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:  # outside Jupyter: plain text is still useful
-        print(obj._repr_mimebundle_()[0]["text/plain"])
-        return
+    # IPython comes with ipykernel, a hard dependency (pyproject.toml); imported here so that
+    # importing boso outside a notebook stays light.
+    from IPython.display import display
+
     display(obj)
 
 
