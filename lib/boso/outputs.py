@@ -307,14 +307,15 @@ def save(item: Any, path: str, *, caption: str | None = None, width: int = 900) 
         The path written.
 
     Raises:
-        boso.static_export.StaticExportUnavailableError: no Chromium/kaleido on this machine.
+        boso.static_export.StaticExportUnavailableError: no Chromium on this machine.
         boso.errors.QueryError: an unknown suffix.
     """
     from boso import static_export
+    from boso.charts import Chart  # here: charts imports this module
 
     if isinstance(item, FigureOutput):
         fig, text_, synthetic = item.figure, item.caption, item.synthetic
-    elif hasattr(item, "fig") and hasattr(item, "caption"):  # a boso.charts.Chart
+    elif isinstance(item, Chart):
         fig, text_, synthetic = item.fig, item.caption, item.synthetic
     else:
         fig, text_, synthetic = item, "", False
