@@ -307,14 +307,15 @@ def save(item: Any, path: str, *, caption: str | None = None, width: int = 900) 
         The path written.
 
     Raises:
-        boso.static_export.StaticExportUnavailableError: no Chromium/kaleido on this machine.
+        boso.static_export.StaticExportUnavailableError: no Chromium on this machine.
         boso.errors.QueryError: an unknown suffix.
     """
     from boso import static_export
+    from boso.charts import Chart  # here: charts imports this module
 
     if isinstance(item, FigureOutput):
         fig, text_, synthetic = item.figure, item.caption, item.synthetic
-    elif hasattr(item, "fig") and hasattr(item, "caption"):  # a boso.charts.Chart
+    elif isinstance(item, Chart):
         fig, text_, synthetic = item.fig, item.caption, item.synthetic
     else:
         fig, text_, synthetic = item, "", False
@@ -439,11 +440,10 @@ class TextOutput:
 
 
 def _display(obj: Any) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:  # outside Jupyter: plain text is still useful
-        print(obj._repr_mimebundle_()[0]["text/plain"])
-        return
+    # IPython comes with ipykernel, a hard dependency (pyproject.toml); imported here so that
+    # importing boso outside a notebook stays light.
+    from IPython.display import display
+
     display(obj)
 
 

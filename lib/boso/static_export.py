@@ -42,10 +42,7 @@ def unavailable_reason() -> str | None:
             "fant ingen Chromium for statiske figurer (installer Debian-pakken «chromium» "
             "eller sett BROWSER_PATH)"
         )
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        return "Python-pakken kaleido mangler (pip install kaleido)"
+    # kaleido is a hard dependency (pyproject.toml); only the browser can be missing.
     return None
 
 
@@ -60,7 +57,7 @@ def to_image(
     """Render a plotly figure (``go.Figure`` or its dict) as PNG, SVG or PDF bytes.
 
     Raises:
-        StaticExportUnavailableError: no Chromium or no kaleido on this machine.
+        StaticExportUnavailableError: no Chromium on this machine.
         ValueError: an unknown format.
     """
     fmt = fmt.lower().lstrip(".")
@@ -90,7 +87,7 @@ def write_image(
     The file appears only when complete (written to a temporary file, then renamed).
 
     Raises:
-        StaticExportUnavailableError: no Chromium or no kaleido on this machine.
+        StaticExportUnavailableError: no Chromium on this machine.
         QueryError: the suffix is not .png, .svg or .pdf.
     """
     from boso.errors import QueryError

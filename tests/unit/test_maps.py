@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
 from shapely.geometry import MultiPolygon, box
 
-import boso
 from boso import figures, maps
 from boso.errors import DataError
 
@@ -152,57 +148,3 @@ def test_fylke_map_without_values_is_empty() -> None:
     )
     chart = maps.fylke_map(values().assign(verdi=np.nan), geo, "3203", ["3203"])
     assert chart.empty and "ingen tall" in chart.finding
-
-
-def test_show_register_without_register_shows_notice(monkeypatch: pytest.MonkeyPatch) -> None:
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
-    fake = types.ModuleType("boso.register")
-    fake.load_register = lambda knr: None
-    monkeypatch.setitem(sys.modules, "boso.register", fake)
-    monkeypatch.setattr(boso, "register", fake, raising=False)
-    assert maps.show_register("3201") is False
-    assert len(shown) == 1 and "ikke lastet inn" in shown[0].sentence
-
-
-def test_show_register_draws_map_and_tables(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
-    dwellings = pd.DataFrame(
-        {"bolig_id": ["a", "b"], "adresse": ["Gate 1", "Gate 2"], "boligtype": ["Leilighet"] * 2}
-    )
-    reg = types.SimpleNamespace(dwellings=dwellings, synthetic=True)
-    calls = {}
-
-    def register_map(r, boundary):
-        calls["boundary"] = boundary
-        return go.Figure(go.Scatter(x=[1.0, 2.0], y=[3.0, 4.0], mode="markers"))
-
-    fake = types.ModuleType("boso.register")
-    fake.load_register = lambda knr: reg
-    fake.register_map = register_map
-    fake.stock_summary = lambda r, by: pd.DataFrame({"boligtype": ["Leilighet"], "antall": [2]})
-    fake.vacancy = lambda r: types.SimpleNamespace(
-        median_days=32.0,
-        vacant_now=1,
-        by_type=pd.DataFrame({"boligtype": ["Leilighet"], "median_dager": [32.0]}),
-        long_vacant=pd.DataFrame(),
-    )
-    fake.publication_tables = lambda r, market, all_dwellings: [
-        ("Boliger etter boligtype", fake.stock_summary(r, "boligtype")),
-        ("Død tid etter boligtype (dager)", fake.vacancy(r).by_type),
-    ]
-    monkeypatch.setitem(sys.modules, "boso.register", fake)
-    # `from boso import register` reads the package attribute once the real module is loaded.
-    monkeypatch.setattr(boso, "register", fake, raising=False)
-    monkeypatch.setattr(maps, "_register_context", lambda knr: (None, None))
-    assert maps.show_register("3203", write_geo(tmp_path / "g.parquet")) is True
-    assert calls["boundary"].equals(SQUARES["3203"][1])
-    figure = next(o for o in shown if isinstance(o, figures.FigureOutput))
-    assert figure.synthetic and "Syntetiske demotall" in figure._html()
-    assert figure.data.columns.tolist() == ["bolig_id", "adresse", "boligtype"]
-    tables = [o.title for o in shown if isinstance(o, figures.TableOutput)]
-    assert tables == ["Boliger etter boligtype", "Død tid etter boligtype (dager)"]
-    assert any("Median død tid" in getattr(o, "sentence", "") for o in shown)

@@ -73,7 +73,7 @@ def test_map_sentence_follows_what_is_drawn():
 def test_show_register_describes_the_points_drawn(project, monkeypatch):
     """Two dwellings with broken coordinates: the text says how many points the map has."""
     import boso.outputs as outputs
-    from boso import maps
+    from boso.register import report
 
     header, rows = GEN.generated_export(30, seed=11)
     north = header.index("Nord (UTM33)")
@@ -91,7 +91,7 @@ def test_show_register_describes_the_points_drawn(project, monkeypatch):
     monkeypatch.setattr(outputs, "show_text", sentences.append)
     monkeypatch.setattr(outputs, "show_table", lambda *a, **k: None)
     monkeypatch.setattr(outputs, "show_figure", lambda fig, **k: maps_drawn.append(fig))
-    assert maps.show_register("0301") is True
+    assert report.show_register("0301") is True
     points = sum(
         int(t.customdata.shape[0]) if t.customdata is not None else len(t.x)
         for t in maps_drawn[0].data
@@ -120,13 +120,13 @@ def test_a_header_shaped_like_an_identifier_is_not_quoted(project):
 def test_the_vacancy_sentence_suppresses_counts_below_three(project, monkeypatch, vacant):
     """The number of dwellings vacant on the export date is a register count like any other."""
     import boso.outputs as outputs
-    from boso import maps, register
+    from boso.register import report
 
     header, rows = GEN.generated_export(30, seed=11)
     path = project / "eksport_0301.csv"
     path.write_bytes(GEN.to_csv(header, rows))
     import_register(path, "0301", quiet=True)
-    real_vacancy = register.vacancy
+    real_vacancy = report.vacancy
 
     def vacancy_with(reg, *args, **kwargs):
         result = real_vacancy(reg, *args, **kwargs)
@@ -135,11 +135,11 @@ def test_the_vacancy_sentence_suppresses_counts_below_three(project, monkeypatch
         return result
 
     sentences = []
-    monkeypatch.setattr(register, "vacancy", vacancy_with)
+    monkeypatch.setattr(report, "vacancy", vacancy_with)
     monkeypatch.setattr(outputs, "show_text", sentences.append)
     monkeypatch.setattr(outputs, "show_table", lambda *a, **k: None)
     monkeypatch.setattr(outputs, "show_figure", lambda fig, **k: None)
-    assert maps.show_register("0301") is True
+    assert report.show_register("0301") is True
     said = next(s for s in sentences if "sto ledige på eksportdatoen" in s)
     if 0 < vacant < 3:
         assert "færre enn 3 boliger (prikket)" in said and f" {vacant} boliger" not in said

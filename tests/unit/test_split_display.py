@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from test_indicators import rows
 
-from boso import figures, maps
+from boso import figures
+from boso.register import register_display_table
 
 
 def estimated_rows() -> pd.DataFrame:
@@ -63,7 +64,7 @@ def test_register_table_reads_like_an_ssb_table() -> None:
             "syntetisk": [True] * 4,
         }
     )
-    shown, note = maps.register_display_table(table)
+    shown, note = register_display_table(table)
     assert list(shown.columns) == ["Målgruppe", "Antall", "Andel (%)", "Andel av alle boliger (%)"]
     assert shown["Antall"].tolist() == ["24", "17", ":", "43"]
     assert shown["Andel (%)"].tolist() == ["55,8", "39,5", ":", "100,0"]
@@ -83,7 +84,7 @@ def test_register_year_table_keeps_the_year_of_a_suppressed_row() -> None:
             "status": ["", ":"],
         }
     )
-    shown, note = maps.register_display_table(table)
+    shown, note = register_display_table(table)
     assert list(shown.columns) == ["År", "Boliger", "Ledige", "Ledighetsgrad (%)"]
     assert shown["År"].tolist() == ["2020", "2021"]
     assert shown.iloc[1].tolist() == ["2021", "1 215", ":", ":"]

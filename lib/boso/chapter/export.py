@@ -114,19 +114,15 @@ class Browser:
     """One headless Chromium (through Playwright) kept open for many chapters.
 
     Raises:
-        StaticExportUnavailableError: No Chromium or no Playwright on this machine.
+        StaticExportUnavailableError: No Chromium on this machine.
     """
 
     def __init__(self) -> None:
         reason = unavailable_reason()
         if reason:
             raise StaticExportUnavailableError(reason)
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError as exc:
-            raise StaticExportUnavailableError(
-                "Python-pakken playwright mangler (pip install playwright)"
-            ) from exc
+        from playwright.sync_api import sync_playwright  # a hard dependency (pyproject.toml)
+
         self._pw = sync_playwright().start()
         try:
             self._browser = self._pw.chromium.launch(

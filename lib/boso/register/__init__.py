@@ -14,6 +14,8 @@ Public names::
     run_cli(args)                                                # `boso register import`
     stock_summary, vacancy, rent_per_m2, rent_vs_market, suppress_small, register_map,
     publication_tables                                           # all report tables, titled
+    show_register(kommunenummer) -> bool                         # the report's register section
+    register_display_table(table) -> (frame, note)               # one table as a reader sees it
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from boso.register.reader import (
     read_register,
     read_register_bytes,
 )
+from boso.register.report import register_display_table, show_register
 from boso.register.store import (
     import_register,
     import_snapshot_registers,
@@ -59,7 +62,9 @@ __all__ = [
     "output_paths",
     "read_register",
     "read_register_bytes",
+    "register_display_table",
     "run_cli",
+    "show_register",
     "VacancyResult",
     "publication_tables",
     "register_map",

@@ -168,6 +168,10 @@ def mapped_count(reg: RegisterImport) -> int:
 def map_sentence(total: int, mapped: int, boundary: bool) -> str:
     """The bokmål sentence under the register map, describing the map actually drawn.
 
+    The counts are not suppressed below 3, unlike the register's published counts: they count
+    the kommune's own dwellings, which the map and its CSV link show one by one with their
+    address anyway, and carry nothing about tenants (no occupancy, vacancy or tenancy).
+
     Args:
         total: Dwellings in the register.
         mapped: Dwellings drawn as points (:func:`mapped_count`).

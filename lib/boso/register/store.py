@@ -486,7 +486,7 @@ def run_cli(args: Any) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise DataError(f"{path}: filen finnes ikke")
-    result = import_register(path, args.kommune, force=bool(getattr(args, "force", False)))
+    result = import_register(path, args.kommune, force=args.force)
     out = output_paths(result.kommunenummer)
     print(f"skrev {out['dwellings']} og {out['report'].name}")
     return 0

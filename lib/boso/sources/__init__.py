@@ -22,18 +22,10 @@ SOURCES = ("ssb", "klass", "imdi", "geo")
 def catalog_queries() -> dict[str, dict[str, Any]]:
     """``{table_id: {"selection", "codelist", "output_values", "file"?}}`` from the catalog.
 
-    Raises:
-        QueryError: The catalog module or its ``ssb_queries()`` is missing.
+    A separate function so tests can give :func:`fetch_ssb` a smaller set of tables.
     """
-    try:
-        from boso import catalog
-    except ImportError as exc:
-        raise QueryError(f"ingen indikatorkatalog (boso.catalog): {exc}") from None
-    ssb_queries = getattr(catalog, "ssb_queries", None)
-    if ssb_queries is None:
-        raise QueryError(
-            "boso.catalog har ingen ssb_queries(); vet ikke hvilke SSB-tabeller som skal hentes"
-        )
+    from boso.catalog import ssb_queries
+
     return ssb_queries()
 
 
@@ -184,20 +176,12 @@ def fetch_all(
 
 
 def _fetch_imdi(store: RawStore, *, explicit: bool, log: Callable[[str], None]) -> list[RawFile]:
-    try:
-        from boso.sources import imdi
-    except ImportError:
-        imdi = None
-    fetch = getattr(imdi, "fetch", None)
-    if fetch is None:
-        if explicit:
-            raise FetchError("IMDi: ingen henter tilgjengelig (boso.sources.imdi.fetch)")
-        log("hopper over IMDi: ingen henter tilgjengelig")
-        return []
+    from boso.sources import imdi
+
     if not explicit and not os.environ.get("BOSO_IMDI_URL"):
         # IMDi has no stable API; without an export URL there is nothing to fetch.
         log("hopper over IMDi: sett BOSO_IMDI_URL til imdikator-eksporten for å hente den")
         return []
-    raw_file = fetch(store)
+    raw_file = imdi.fetch(store)
     log(f"hentet imdi/{raw_file.name}")
     return [raw_file]
