@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from boso.config import paths
-from boso.errors import DataError
+from boso.errors import DataError, json_problem
 
 PROVENANCE_SUFFIX = ".provenance.json"
 _UMASK = os.umask(0)
@@ -199,8 +199,8 @@ class RawStore:
                 provenance = json.loads(sidecar.read_bytes())
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise DataError(
-                    f"{sidecar}: proveniensfilen er ikke gyldig JSON ({exc}); hent eller "
-                    "importer filen på nytt"
+                    f"{sidecar}: proveniensfilen er ikke gyldig ({json_problem(exc)}); hent "
+                    "eller importer filen på nytt"
                 ) from None
             if not isinstance(provenance, dict):
                 raise DataError(f"{sidecar}: proveniensfilen er ikke et JSON-objekt")
@@ -232,8 +232,8 @@ def _read_manifest(read: Callable[[str], bytes], where: str) -> dict[str, Any]:
         manifest = json.loads(read("MANIFEST.json"))
     except FileNotFoundError as exc:
         raise DataError(f"{where}: ingen MANIFEST.json (ikke et boso-snapshot)") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}/MANIFEST.json: ugyldig JSON ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{where}/MANIFEST.json: {json_problem(exc)}") from None
     if not isinstance(manifest.get("files"), list):
         raise DataError(f"{where}/MANIFEST.json: mangler listen 'files'")
     return manifest
