@@ -253,6 +253,22 @@ def read_jsonstat_meta(src: Source, *, dataset: DatasetKey = None) -> JsonStatMe
     return _read(src, with_values=False, dataset=dataset).meta
 
 
+def read_jsonstat_categories(src: Source, *, dataset: DatasetKey = None) -> dict[str, list[str]]:
+    """Read the category codes of every dimension (what a dataset covers), not the values.
+
+    Args:
+        src: As for :func:`read_jsonstat`.
+        dataset: As for :func:`read_jsonstat`.
+
+    Returns:
+        Dimension id -> category codes in position order, dimensions in ``id`` order.
+
+    Raises:
+        DataError: As for :func:`read_jsonstat_meta`.
+    """
+    return {dim.id: list(dim.codes) for dim in _read(src, with_values=False, dataset=dataset).dims}
+
+
 def read_jsonstat_all(src: Source, labels: bool = True) -> dict[str, pd.DataFrame]:
     """Read every dataset of a bundle or collection (or the one dataset of a plain file).
 

@@ -104,10 +104,19 @@ class RawStore:
 
     Args:
         root: Directory to use instead of the project's ``data/raw``.
+        allow_shrink: Let a new version of a file cover less than the one it replaces
+            (``--force``; see :func:`check_coverage_kept`).
     """
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None, *, allow_shrink: bool = False) -> None:
         self.root = Path(root) if root else paths().raw
+        self.allow_shrink = allow_shrink
+        if not self.root.exists():
+            # A snapshot import killed between the two renames of the fallback swap: put the
+            # old directory back (imported here: processed imports this module).
+            from boso.processed import clean_leftovers
+
+            clean_leftovers(self.root)
 
     def path(self, source: str, name: str) -> Path:
         """Where ``source/name`` is stored (whether or not it exists)."""
@@ -169,9 +178,12 @@ class RawStore:
             provenance.update(extra)
         sidecar = target.with_name(target.name + PROVENANCE_SUFFIX)
         if target.is_file():
-            if sha256_bytes(target.read_bytes()) == digest:
+            old = target.read_bytes()
+            if sha256_bytes(old) == digest:
                 # Same bytes again: keep the original provenance (first fetch), nothing to do.
                 return self.get(source, name)
+            if not self.allow_shrink:
+                check_coverage_kept(source, name, old, content)
             self._archive(target, sidecar)
         atomic_write_bytes(target, content)
         atomic_write_text(sidecar, json.dumps(provenance, ensure_ascii=False, indent=2) + "\n")
@@ -221,6 +233,56 @@ class RawStore:
             ):
                 continue
             yield self.get(rel.parts[0], "/".join(rel.parts[1:]))
+
+
+# --------------------------------------------------------------------------------------------
+# A new version may not cover less than the one it replaces
+
+
+def check_coverage_kept(source: str, name: str, old: bytes, new: bytes) -> None:
+    """Refuse a new SSB table that covers fewer kommuner, years or series than the stored one.
+
+    The one rule for ``boso fetch`` and ``boso snapshot import`` (both store through
+    :meth:`RawStore.write`): a partial answer or an older snapshot would otherwise silently
+    drop kommuner or years from every report. Each dimension of the JSON-stat dataset is
+    compared by its number of categories; a renumbered kommune does not count as a loss.
+    KLASS answers have their own item check (``sources.klass.check_not_shrunk``); registers
+    theirs (``register.store``).
+
+    Args:
+        source: Raw source folder; only ``ssb`` tables are compared.
+        name: File name in the folder, e.g. ``12008.json``.
+        old: The stored version.
+        new: The version that would replace it.
+
+    Raises:
+        DataError: ``new`` has fewer categories than ``old`` in some dimension (one line
+            naming the table, the dimensions, the counts and a few missing codes).
+    """
+    if source != "ssb" or not name.endswith(".json"):
+        return
+    from boso.jsonstat import read_jsonstat_categories
+
+    try:
+        before = read_jsonstat_categories(old)
+    except DataError:
+        return  # the stored file is unreadable itself; the new one may replace it
+    try:
+        after = read_jsonstat_categories(new)
+    except DataError:
+        return  # not for this rule to judge: the reader reports it with its own message
+    shrunk = []
+    for dim, codes in before.items():
+        kept = after.get(dim, [])
+        if len(kept) < len(codes):
+            missing = [c for c in codes if c not in set(kept)]
+            example = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
+            shrunk.append(f"{dim} {len(codes)} → {len(kept)} (mangler {example})")
+    if shrunk:
+        raise DataError(
+            f"{source}/{name}: den nye versjonen dekker mindre enn den lagrede: "
+            f"{'; '.join(shrunk)}; den lagrede beholdes (bruk --force hvis det stemmer)"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,35 +428,65 @@ def _import(
                 f"fil {digest[:12]}…): avkortet eller endret fil"
             )
         checked.append((entry, folder, name, content))
+    # Then everything is written into a copy of data/raw beside it (the current files
+    # hard-linked in) and swapped in at once: a crash, a kill or a full disk half-way leaves
+    # data/raw as it was. The swap is the processed store's (imported here, not at the top:
+    # processed imports this module).
+    from boso.processed import fault_point, replace_directory
+
+    staged: list[tuple[RawFile, dict[str, Any]]] = []
+    with replace_directory(store.root, seed=True, label="snapshot") as stage:
+        stage_store = RawStore(stage, allow_shrink=store.allow_shrink)
+        for entry, folder, name, content in checked:
+            try:
+                raw_file = _write_entry(stage_store, entry, folder, name, content, where)
+            except OSError as exc:
+                # Name the file in data/raw, not its copy in the staging directory.
+                target = store.path(SNAPSHOT_SOURCES[folder], name)
+                raise OSError(exc.errno, exc.strerror, str(target)) from None
+            staged.append((raw_file, entry))
+            fault_point(f"snapshot:written-{len(staged)}")
     imported: list[RawFile] = []
-    for entry, folder, name, content in checked:
-        rel = entry["path"]
-        provenance_in = entry.get("provenance")
-        raw_file = store.write(
-            SNAPSHOT_SOURCES[folder],
-            name,
-            content,
-            url=entry.get("url") or f"snapshot:{rel}",
-            query=entry.get("query"),
-            source_updated=entry.get("source_updated") or _source_updated(content, rel),
-            synthetic=not entry.get("real", False),
-            fetched_at=entry.get("fetched_at"),
-            extra={
-                "snapshot": where,
-                "dataset": entry.get("dataset"),
-                "origin": entry.get("source"),
-                "origin_provenance": provenance_in,
-                "licence": entry.get("licence"),
-                "format": entry.get("format"),
-                "encoding": entry.get("encoding"),
-                "table_id": entry.get("table_id"),
-                "notes": entry.get("notes"),
-            },
+    for staged_file, entry in staged:
+        raw_file = RawFile(
+            staged_file.source,
+            staged_file.name,
+            store.path(staged_file.source, staged_file.name),
+            staged_file.provenance,
         )
         imported.append(raw_file)
         if on_file is not None:
             on_file(raw_file, entry)
     return imported
+
+
+def _write_entry(
+    store: RawStore, entry: dict[str, Any], folder: str, name: str, content: bytes, where: str
+) -> RawFile:
+    """Write one checked snapshot file (``entry`` of MANIFEST.json) into ``store``."""
+    rel = entry["path"]
+    provenance_in = entry.get("provenance")
+    return store.write(
+        SNAPSHOT_SOURCES[folder],
+        name,
+        content,
+        url=entry.get("url") or f"snapshot:{rel}",
+        query=entry.get("query"),
+        source_updated=entry.get("source_updated") or _source_updated(content, rel),
+        synthetic=not entry.get("real", False),
+        fetched_at=entry.get("fetched_at"),
+        extra={
+            "snapshot": where,
+            "dataset": entry.get("dataset"),
+            "origin": entry.get("source"),
+            "origin_provenance": provenance_in,
+            "licence": entry.get("licence"),
+            "format": entry.get("format"),
+            "encoding": entry.get("encoding"),
+            "table_id": entry.get("table_id"),
+            "notes": entry.get("notes"),
+        },
+    )
 
 
 def export_snapshot(target: str | Path, store: RawStore | None = None) -> Path:
