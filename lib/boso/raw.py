@@ -7,12 +7,16 @@ Layout::
     data/raw/<source>/_history/<name>.<stamp>     earlier versions, never deleted
 
 Writes are atomic (temporary file in the same directory, fsync, ``os.replace``). A new download
-replaces the current file only after the caller's validator accepted it; the previous version is
-moved to ``_history`` first, so nothing already good is lost.
+replaces the current file only after the caller's validator accepted it, and an SSB table only
+when it covers as many kommuner, years and series as the stored one (:func:`check_coverage_kept`,
+``--force`` to override); the previous version is moved to ``_history`` first, so nothing
+already good is lost.
 
 The offline snapshot (``../shared/snapshot``: ``MANIFEST.json`` plus ``ssb/ klass/ imdi/ geo/
-municipal/``) is imported with :func:`import_snapshot`; :func:`export_snapshot` packs ``data/raw``
-back into the same layout as a ``.tar.gz`` that :func:`import_snapshot` also accepts.
+municipal/``) is imported with :func:`import_snapshot`: every file is checked first, then written
+into a copy of ``data/raw`` beside it and swapped in once (the swap of
+:func:`boso.processed.replace_directory`). :func:`export_snapshot` packs ``data/raw`` back into
+the same layout as a ``.tar.gz`` that :func:`import_snapshot` also accepts.
 """
 
 from __future__ import annotations
@@ -338,8 +342,10 @@ def import_snapshot(
         The imported files.
 
     Raises:
-        DataError: The snapshot is missing, has no manifest, or a file does not match its
-            recorded checksum. Nothing is written for a file that fails its check.
+        DataError: The snapshot is missing, has no manifest, a file does not match its
+            recorded checksum, or an SSB table covers less than the stored one (unless the
+            store allows it). Nothing is written then.
+        OSError: Writing failed (full disk, read-only file system); ``data/raw`` is as before.
     """
     store = store or RawStore()
     snapshot = Path(snapshot)
