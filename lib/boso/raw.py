@@ -22,6 +22,7 @@ the same layout as a ``.tar.gz`` that :func:`import_snapshot` also accepts.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gzip
 import hashlib
 import io
@@ -402,8 +403,16 @@ def _read_archive(archive_path: Path) -> dict[str, bytes]:
 
 
 def _archive_problem(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{exc.__class__.__name__}: {text[:120]}" if text else exc.__class__.__name__
+    """What went wrong reading the archive, in bokmål (the library's own text is English)."""
+    if isinstance(exc, EOFError):
+        return "slutter før arkivet er ferdig"
+    if isinstance(exc, zlib.error | gzip.BadGzipFile):
+        return "gzip-dataene er ødelagte"
+    if isinstance(exc, tarfile.TarError):
+        return "ikke et lesbart tar-arkiv"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"kunne ikke leses, feilkode {errno.errorcode.get(exc.errno, exc.errno)}"
+    return f"kunne ikke leses ({exc.__class__.__name__})"
 
 
 def _import(

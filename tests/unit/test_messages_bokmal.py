@@ -9,6 +9,7 @@ unless it is on the short, explicit allow-list below (programming errors that ne
 from __future__ import annotations
 
 import ast
+import gzip
 import re
 from pathlib import Path
 
@@ -252,3 +253,27 @@ def test_geonorge_json_errors_are_one_bokmal_line(
     assert "grenser.geojson" in message and position in message
     assert "\n" not in message and not english_words(message.split(": ", 1)[1]), message
     assert "Expecting" not in message and "char" not in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"this is not an archive\n",
+        b"\x1f\x8b" + b"\x00" * 40,  # a gzip header with nothing valid after it
+        gzip.compress(b"\x00junk" * 1000),
+        gzip.compress(bytes(range(256)) * 400)[:600],  # cut mid-stream
+    ],
+)
+def test_snapshot_archive_errors_are_bokmal(tmp_path: Path, content: bytes) -> None:
+    """tarfile/gzip/zlib's own English text stays out of the one line."""
+    from boso.errors import DataError
+    from boso.raw import RawStore, import_snapshot
+
+    archive = tmp_path / "snapshot.tar.gz"
+    archive.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        import_snapshot(archive, RawStore(tmp_path / "raw"))
+    message = str(info.value)
+    assert "snapshot.tar.gz" in message and "\n" not in message
+    assert not english_words(message.split(": ", 1)[1]), message
