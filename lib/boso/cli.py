@@ -17,9 +17,14 @@ from boso.errors import BosoError
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
+    from boso.raw import RawStore
     from boso.sources import fetch_all
 
-    fetch_all(sources=args.source or None, tables=args.table or None)
+    fetch_all(
+        sources=args.source or None,
+        tables=args.table or None,
+        store=RawStore(allow_shrink=args.force),
+    )
     return 0
 
 
@@ -29,7 +34,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     if args.action == "import":
         from boso.register import import_snapshot_registers
 
-        imported = raw.import_snapshot(args.path)
+        imported = raw.import_snapshot(args.path, raw.RawStore(allow_shrink=args.force))
         synthetic = sum(f.synthetic for f in imported)
         print(
             f"importerte {len(imported)} filer til {raw.RawStore().root} "
@@ -120,11 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="hent kildedata fra SSB, KLASS, IMDi og Geonorge")
     fetch.add_argument("--source", action="append", choices=["ssb", "klass", "imdi", "geo"])
     fetch.add_argument("--table", action="append", help="bare denne SSB-tabellen (kan gjentas)")
+    fetch.add_argument(
+        "--force",
+        action="store_true",
+        help="erstatt en SSB-tabell selv om den nye dekker færre kommuner, år eller serier",
+    )
     fetch.set_defaults(func=_cmd_fetch)
 
     snapshot = sub.add_parser("snapshot", help="importer/eksporter et frakoblet datasett")
     snapshot.add_argument("action", choices=["import", "export"])
     snapshot.add_argument("path", help="snapshot-mappe eller .tar.gz (import), fil (export)")
+    snapshot.add_argument(
+        "--force",
+        action="store_true",
+        help="importer selv om en SSB-tabell dekker færre kommuner, år eller serier enn før",
+    )
     snapshot.set_defaults(func=_cmd_snapshot)
 
     build = sub.add_parser("build", help="bygg data/processed fra data/raw")

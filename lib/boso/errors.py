@@ -25,3 +25,46 @@ class QueryError(BosoError):
 
 class FetchError(BosoError):
     """A download failed after retries, or its response was incomplete."""
+
+
+# The json module's syntax messages in bokmål; one table for every reader of JSON.
+_JSON_PROBLEMS = (
+    ("Expecting value", "ventet en verdi"),
+    (
+        "Expecting property name enclosed in double quotes",
+        "ventet et feltnavn i doble anførselstegn",
+    ),
+    ("Expecting ',' delimiter", "ventet skilletegnet ','"),
+    ("Expecting ':' delimiter", "ventet skilletegnet ':'"),
+    ("Unterminated string starting at", "tekst som aldri avsluttes"),
+    ("Invalid control character at", "ugyldig kontrolltegn"),
+    ("Invalid \\escape", "ugyldig escape-sekvens"),
+    ("Extra data", "mer data etter JSON-verdien"),
+)
+
+
+def json_problem_text(msg: str) -> str:
+    """The json module's message ``msg`` in bokmål (an unknown one is called a syntax error)."""
+    for english, bokmal in _JSON_PROBLEMS:
+        if msg.startswith(english):
+            return bokmal
+    return "syntaksfeil"
+
+
+def json_problem(exc: ValueError) -> str:
+    """Why ``json.loads`` failed, in bokmål with the position: for "<fil>: <this>" messages.
+
+    Args:
+        exc: The ``json.JSONDecodeError`` or ``UnicodeDecodeError`` that ``json.loads`` raised.
+
+    Returns:
+        E.g. ``ugyldig JSON på linje 1 kolonne 1: ventet en verdi`` or
+        ``ikke gyldig UTF-8 (byte 17)``.
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        return f"ikke gyldig UTF-8 (byte {exc.start})"
+    lineno, colno = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    problem = json_problem_text(str(getattr(exc, "msg", "")))
+    if lineno is None:
+        return f"ugyldig JSON: {problem}"
+    return f"ugyldig JSON på linje {lineno} kolonne {colno}: {problem}"

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from boso.errors import DataError
+from boso.errors import DataError, json_problem_text
 
 __all__ = [
     "VALUE_SYMBOLS",
@@ -253,6 +253,22 @@ def read_jsonstat_meta(src: Source, *, dataset: DatasetKey = None) -> JsonStatMe
     return _read(src, with_values=False, dataset=dataset).meta
 
 
+def read_jsonstat_categories(src: Source, *, dataset: DatasetKey = None) -> dict[str, list[str]]:
+    """Read the category codes of every dimension (what a dataset covers), not the values.
+
+    Args:
+        src: As for :func:`read_jsonstat`.
+        dataset: As for :func:`read_jsonstat`.
+
+    Returns:
+        Dimension id -> category codes in position order, dimensions in ``id`` order.
+
+    Raises:
+        DataError: As for :func:`read_jsonstat_meta`.
+    """
+    return {dim.id: list(dim.codes) for dim in _read(src, with_values=False, dataset=dataset).dims}
+
+
 def read_jsonstat_all(src: Source, labels: bool = True) -> dict[str, pd.DataFrame]:
     """Read every dataset of a bundle or collection (or the one dataset of a plain file).
 
@@ -387,30 +403,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} er ikke gyldig JSON")
 
 
-# The json module's own wording (English) for the problems a cut or hand-edited file has.
-_JSON_PROBLEMS = (
-    ("Expecting value", "ventet en verdi"),
-    (
-        "Expecting property name enclosed in double quotes",
-        "ventet et feltnavn i doble anførselstegn",
-    ),
-    ("Expecting ',' delimiter", "ventet skilletegnet ','"),
-    ("Expecting ':' delimiter", "ventet skilletegnet ':'"),
-    ("Unterminated string starting at", "tekst som aldri avsluttes"),
-    ("Invalid control character at", "ugyldig kontrolltegn"),
-    ("Invalid \\escape", "ugyldig escape-sekvens"),
-    ("Extra data", "mer data etter JSON-verdien"),
-)
-
-
-def _json_problem(msg: str) -> str:
-    """The json module's message in bokmål (unknown ones are kept as they are)."""
-    for english, bokmal in _JSON_PROBLEMS:
-        if msg.startswith(english):
-            return bokmal
-    return msg
-
-
 def _parse_json_text(text: str, fail: _Fail) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
@@ -418,7 +410,7 @@ def _parse_json_text(text: str, fail: _Fail) -> Any:
         # A cut file ends at the error, or inside a string that never closes.
         cut = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
         hint = " (avkortet nedlasting?)" if cut else ""
-        problem = _json_problem(exc.msg)
+        problem = json_problem_text(exc.msg)
         raise fail(
             f"ugyldig JSON på linje {exc.lineno} kolonne {exc.colno}: {problem}{hint}"
         ) from exc

@@ -193,6 +193,8 @@ def _carry_over(current: Path, stage: Path, written: set[str]) -> None:
             continue
         rel = old.relative_to(current)
         new = stage / rel
+        if str(rel) not in written and new.exists():
+            continue  # already linked in when the stage was seeded
         if str(rel) in written:
             if new.stat().st_size != old.stat().st_size or new.read_bytes() != old.read_bytes():
                 continue
@@ -202,6 +204,13 @@ def _carry_over(current: Path, stage: Path, written: set[str]) -> None:
             os.link(old, new)
         except OSError:  # no hard links on this filesystem
             shutil.copy2(old, new)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _settle(old: Path, current: Path, written: set[str]) -> None:
@@ -232,7 +241,23 @@ def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
     Yields:
         The staging directory to write the tables into.
     """
-    target = processed_dir(root)
+    with replace_directory(processed_dir(root)) as stage:
+        yield stage
+
+
+@contextlib.contextmanager
+def replace_directory(target: Path, *, seed: bool = False, label: str = "build") -> Iterator[Path]:
+    """Stage a new version of the directory ``target`` and swap it in once (see above).
+
+    Args:
+        target: The directory to replace (``data/processed``, ``data/raw``).
+        seed: Hard-link the current files into the stage before the block runs, so that the
+            block sees (and may replace, never modify in place) what is there already.
+        label: Prefix of the test kill points (``<label>:before-swap`` …).
+
+    Yields:
+        The staging directory.
+    """
     if target.is_symlink():  # swap the real directory, keep the user's link
         target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -243,18 +268,24 @@ def replace_processed(root: str | Path | None = None) -> Iterator[Path]:
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     try:
+        if seed and target.exists():
+            _carry_over(target, stage, set())
         yield stage
-        written = {str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()}
-        fault_point("build:before-swap")
+        written = {
+            str(p.relative_to(stage))
+            for p in stage.rglob("*")
+            if p.is_file() and not _same_file(p, target / p.relative_to(stage))
+        }
+        fault_point(f"{label}:before-swap")
         if target.exists():
             _carry_over(target, stage, written)
             if exchange(stage, target):
-                fault_point("build:after-swap")
+                fault_point(f"{label}:after-swap")
                 _settle(stage, target, written)
                 shutil.rmtree(stage, ignore_errors=True)
                 return
             os.rename(target, old)
-            fault_point("build:between-renames")
+            fault_point(f"{label}:between-renames")
             os.rename(stage, target)
             _settle(old, target, written)
             shutil.rmtree(old, ignore_errors=True)

@@ -7,17 +7,22 @@ Layout::
     data/raw/<source>/_history/<name>.<stamp>     earlier versions, never deleted
 
 Writes are atomic (temporary file in the same directory, fsync, ``os.replace``). A new download
-replaces the current file only after the caller's validator accepted it; the previous version is
-moved to ``_history`` first, so nothing already good is lost.
+replaces the current file only after the caller's validator accepted it, and an SSB table only
+when it covers as many kommuner, years and series as the stored one (:func:`check_coverage_kept`,
+``--force`` to override); the previous version is moved to ``_history`` first, so nothing
+already good is lost.
 
 The offline snapshot (``../shared/snapshot``: ``MANIFEST.json`` plus ``ssb/ klass/ imdi/ geo/
-municipal/``) is imported with :func:`import_snapshot`; :func:`export_snapshot` packs ``data/raw``
-back into the same layout as a ``.tar.gz`` that :func:`import_snapshot` also accepts.
+municipal/``) is imported with :func:`import_snapshot`: every file is checked first, then written
+into a copy of ``data/raw`` beside it and swapped in once (the swap of
+:func:`boso.processed.replace_directory`). :func:`export_snapshot` packs ``data/raw`` back into
+the same layout as a ``.tar.gz`` that :func:`import_snapshot` also accepts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gzip
 import hashlib
 import io
@@ -33,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from boso.config import paths
-from boso.errors import DataError
+from boso.errors import DataError, json_problem
 
 PROVENANCE_SUFFIX = ".provenance.json"
 _UMASK = os.umask(0)
@@ -104,10 +109,19 @@ class RawStore:
 
     Args:
         root: Directory to use instead of the project's ``data/raw``.
+        allow_shrink: Let a new version of a file cover less than the one it replaces
+            (``--force``; see :func:`check_coverage_kept`).
     """
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None, *, allow_shrink: bool = False) -> None:
         self.root = Path(root) if root else paths().raw
+        self.allow_shrink = allow_shrink
+        if not self.root.exists():
+            # A snapshot import killed between the two renames of the fallback swap: put the
+            # old directory back (imported here: processed imports this module).
+            from boso.processed import clean_leftovers
+
+            clean_leftovers(self.root)
 
     def path(self, source: str, name: str) -> Path:
         """Where ``source/name`` is stored (whether or not it exists)."""
@@ -169,9 +183,12 @@ class RawStore:
             provenance.update(extra)
         sidecar = target.with_name(target.name + PROVENANCE_SUFFIX)
         if target.is_file():
-            if sha256_bytes(target.read_bytes()) == digest:
+            old = target.read_bytes()
+            if sha256_bytes(old) == digest:
                 # Same bytes again: keep the original provenance (first fetch), nothing to do.
                 return self.get(source, name)
+            if not self.allow_shrink:
+                check_coverage_kept(source, name, old, content)
             self._archive(target, sidecar)
         atomic_write_bytes(target, content)
         atomic_write_text(sidecar, json.dumps(provenance, ensure_ascii=False, indent=2) + "\n")
@@ -199,8 +216,8 @@ class RawStore:
                 provenance = json.loads(sidecar.read_bytes())
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise DataError(
-                    f"{sidecar}: proveniensfilen er ikke gyldig JSON ({exc}); hent eller "
-                    "importer filen på nytt"
+                    f"{sidecar}: proveniensfilen er ikke gyldig ({json_problem(exc)}); hent "
+                    "eller importer filen på nytt"
                 ) from None
             if not isinstance(provenance, dict):
                 raise DataError(f"{sidecar}: proveniensfilen er ikke et JSON-objekt")
@@ -224,6 +241,56 @@ class RawStore:
 
 
 # --------------------------------------------------------------------------------------------
+# A new version may not cover less than the one it replaces
+
+
+def check_coverage_kept(source: str, name: str, old: bytes, new: bytes) -> None:
+    """Refuse a new SSB table that covers fewer kommuner, years or series than the stored one.
+
+    The one rule for ``boso fetch`` and ``boso snapshot import`` (both store through
+    :meth:`RawStore.write`): a partial answer or an older snapshot would otherwise silently
+    drop kommuner or years from every report. Each dimension of the JSON-stat dataset is
+    compared by its number of categories; a renumbered kommune does not count as a loss.
+    KLASS answers have their own item check (``sources.klass.check_not_shrunk``); registers
+    theirs (``register.store``).
+
+    Args:
+        source: Raw source folder; only ``ssb`` tables are compared.
+        name: File name in the folder, e.g. ``12008.json``.
+        old: The stored version.
+        new: The version that would replace it.
+
+    Raises:
+        DataError: ``new`` has fewer categories than ``old`` in some dimension (one line
+            naming the table, the dimensions, the counts and a few missing codes).
+    """
+    if source != "ssb" or not name.endswith(".json"):
+        return
+    from boso.jsonstat import read_jsonstat_categories
+
+    try:
+        before = read_jsonstat_categories(old)
+    except DataError:
+        return  # the stored file is unreadable itself; the new one may replace it
+    try:
+        after = read_jsonstat_categories(new)
+    except DataError:
+        return  # not for this rule to judge: the reader reports it with its own message
+    shrunk = []
+    for dim, codes in before.items():
+        kept = after.get(dim, [])
+        if len(kept) < len(codes):
+            missing = [c for c in codes if c not in set(kept)]
+            example = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
+            shrunk.append(f"{dim} {len(codes)} → {len(kept)} (mangler {example})")
+    if shrunk:
+        raise DataError(
+            f"{source}/{name}: den nye versjonen dekker mindre enn den lagrede: "
+            f"{'; '.join(shrunk)}; den lagrede beholdes (bruk --force hvis det stemmer)"
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # Offline snapshots
 
 
@@ -232,8 +299,8 @@ def _read_manifest(read: Callable[[str], bytes], where: str) -> dict[str, Any]:
         manifest = json.loads(read("MANIFEST.json"))
     except FileNotFoundError as exc:
         raise DataError(f"{where}: ingen MANIFEST.json (ikke et boso-snapshot)") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}/MANIFEST.json: ugyldig JSON ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{where}/MANIFEST.json: {json_problem(exc)}") from None
     if not isinstance(manifest.get("files"), list):
         raise DataError(f"{where}/MANIFEST.json: mangler listen 'files'")
     return manifest
@@ -276,8 +343,10 @@ def import_snapshot(
         The imported files.
 
     Raises:
-        DataError: The snapshot is missing, has no manifest, or a file does not match its
-            recorded checksum. Nothing is written for a file that fails its check.
+        DataError: The snapshot is missing, has no manifest, a file does not match its
+            recorded checksum, or an SSB table covers less than the stored one (unless the
+            store allows it). Nothing is written then.
+        OSError: Writing failed (full disk, read-only file system); ``data/raw`` is as before.
     """
     store = store or RawStore()
     snapshot = Path(snapshot)
@@ -334,8 +403,16 @@ def _read_archive(archive_path: Path) -> dict[str, bytes]:
 
 
 def _archive_problem(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{exc.__class__.__name__}: {text[:120]}" if text else exc.__class__.__name__
+    """What went wrong reading the archive, in bokmål (the library's own text is English)."""
+    if isinstance(exc, EOFError):
+        return "slutter før arkivet er ferdig"
+    if isinstance(exc, zlib.error | gzip.BadGzipFile):
+        return "gzip-dataene er ødelagte"
+    if isinstance(exc, tarfile.TarError):
+        return "ikke et lesbart tar-arkiv"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"kunne ikke leses, feilkode {errno.errorcode.get(exc.errno, exc.errno)}"
+    return f"kunne ikke leses ({exc.__class__.__name__})"
 
 
 def _import(
@@ -366,35 +443,65 @@ def _import(
                 f"fil {digest[:12]}…): avkortet eller endret fil"
             )
         checked.append((entry, folder, name, content))
+    # Then everything is written into a copy of data/raw beside it (the current files
+    # hard-linked in) and swapped in at once: a crash, a kill or a full disk half-way leaves
+    # data/raw as it was. The swap is the processed store's (imported here, not at the top:
+    # processed imports this module).
+    from boso.processed import fault_point, replace_directory
+
+    staged: list[tuple[RawFile, dict[str, Any]]] = []
+    with replace_directory(store.root, seed=True, label="snapshot") as stage:
+        stage_store = RawStore(stage, allow_shrink=store.allow_shrink)
+        for entry, folder, name, content in checked:
+            try:
+                raw_file = _write_entry(stage_store, entry, folder, name, content, where)
+            except OSError as exc:
+                # Name the file in data/raw, not its copy in the staging directory.
+                target = store.path(SNAPSHOT_SOURCES[folder], name)
+                raise OSError(exc.errno, exc.strerror, str(target)) from None
+            staged.append((raw_file, entry))
+            fault_point(f"snapshot:written-{len(staged)}")
     imported: list[RawFile] = []
-    for entry, folder, name, content in checked:
-        rel = entry["path"]
-        provenance_in = entry.get("provenance")
-        raw_file = store.write(
-            SNAPSHOT_SOURCES[folder],
-            name,
-            content,
-            url=entry.get("url") or f"snapshot:{rel}",
-            query=entry.get("query"),
-            source_updated=entry.get("source_updated") or _source_updated(content, rel),
-            synthetic=not entry.get("real", False),
-            fetched_at=entry.get("fetched_at"),
-            extra={
-                "snapshot": where,
-                "dataset": entry.get("dataset"),
-                "origin": entry.get("source"),
-                "origin_provenance": provenance_in,
-                "licence": entry.get("licence"),
-                "format": entry.get("format"),
-                "encoding": entry.get("encoding"),
-                "table_id": entry.get("table_id"),
-                "notes": entry.get("notes"),
-            },
+    for staged_file, entry in staged:
+        raw_file = RawFile(
+            staged_file.source,
+            staged_file.name,
+            store.path(staged_file.source, staged_file.name),
+            staged_file.provenance,
         )
         imported.append(raw_file)
         if on_file is not None:
             on_file(raw_file, entry)
     return imported
+
+
+def _write_entry(
+    store: RawStore, entry: dict[str, Any], folder: str, name: str, content: bytes, where: str
+) -> RawFile:
+    """Write one checked snapshot file (``entry`` of MANIFEST.json) into ``store``."""
+    rel = entry["path"]
+    provenance_in = entry.get("provenance")
+    return store.write(
+        SNAPSHOT_SOURCES[folder],
+        name,
+        content,
+        url=entry.get("url") or f"snapshot:{rel}",
+        query=entry.get("query"),
+        source_updated=entry.get("source_updated") or _source_updated(content, rel),
+        synthetic=not entry.get("real", False),
+        fetched_at=entry.get("fetched_at"),
+        extra={
+            "snapshot": where,
+            "dataset": entry.get("dataset"),
+            "origin": entry.get("source"),
+            "origin_provenance": provenance_in,
+            "licence": entry.get("licence"),
+            "format": entry.get("format"),
+            "encoding": entry.get("encoding"),
+            "table_id": entry.get("table_id"),
+            "notes": entry.get("notes"),
+        },
+    )
 
 
 def export_snapshot(target: str | Path, store: RawStore | None = None) -> Path:

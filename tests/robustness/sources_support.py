@@ -220,3 +220,42 @@ def project_with_raw(base: Path, raw: Path, sources: tuple[str, ...]) -> Iterato
     (base / "data" / "processed" / "core_klass__kommuner.parquet").write_bytes(b"earlier good")
     (base / "data" / "processed" / "_manifest.json").write_text(json.dumps({"tables": 1}))
     yield base
+
+
+def drop_categories(content: bytes, dim: str, codes: set[str]) -> bytes:
+    """A JSON-stat 2.0 dataset without the categories ``codes`` of dimension ``dim``.
+
+    Values and status symbols (list or sparse object) are cut to match, so the result is as
+    valid as the input: a table that simply covers less, as a partial answer or an older
+    snapshot would.
+    """
+    import itertools
+
+    doc = json.loads(content)
+    ids, sizes = doc["id"], doc["size"]
+    axis = ids.index(dim)
+    index = doc["dimension"][dim]["category"]["index"]
+    order = sorted(index, key=index.get) if isinstance(index, dict) else list(index)
+    keep_pos = [i for i, code in enumerate(order) if code not in codes]
+    status = doc.get("status")
+    values, statuses = [], {}
+    for flat, position in enumerate(itertools.product(*(range(n) for n in sizes))):
+        if order[position[axis]] in codes:
+            continue
+        values.append(doc["value"][flat] if isinstance(doc["value"], list) else None)
+        symbol = status.get(str(flat)) if isinstance(status, dict) else None
+        if isinstance(status, list):
+            symbol = status[flat] if len(status) > 1 else status[0]
+        if symbol:
+            statuses[str(len(values) - 1)] = symbol
+    kept = [order[i] for i in keep_pos]
+    category = doc["dimension"][dim]["category"]
+    category["index"] = {code: i for i, code in enumerate(kept)}
+    for key in ("label", "unit", "note"):
+        if isinstance(category.get(key), dict):
+            category[key] = {k: v for k, v in category[key].items() if k not in codes}
+    doc["size"] = [len(kept) if i == axis else n for i, n in enumerate(sizes)]
+    doc["value"] = values
+    if status is not None:
+        doc["status"] = statuses
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

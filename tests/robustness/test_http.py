@@ -11,6 +11,7 @@ with its symbols kept.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import math
 from pathlib import Path
@@ -313,3 +314,86 @@ def test_fixture_shapes_match_the_recordings_readme():
         .lstrip()
         .startswith("<!DOCTYPE html")
     )
+
+
+# --------------------------------------------------------------------------------------------
+# A new version that covers less than the stored one (the coverage-shrink rule of raw.py)
+
+
+def _wider(dim: str, extra: str) -> bytes:
+    """The fixture answer plus one category ``extra`` of ``dim``: what an earlier fetch held."""
+    doc = json.loads(DATA)
+    axis = doc["id"].index(dim)
+    category = doc["dimension"][dim]["category"]
+    category["index"][extra] = len(category["index"])
+    category["label"][extra] = extra
+    if "unit" in category:
+        category["unit"][extra] = {"base": "boliger", "decimals": 0}
+    sizes = doc["size"]
+    old_values = doc["value"]
+    new_sizes = [n + 1 if i == axis else n for i, n in enumerate(sizes)]
+    values = []
+    for position in itertools.product(*(range(n) for n in new_sizes)):
+        if position[axis] == sizes[axis]:
+            values.append(1.0)
+            continue
+        flat = 0
+        for i, n in enumerate(sizes):
+            flat = flat * n + position[i]
+        values.append(old_values[flat])
+    doc["size"], doc["value"], doc["status"] = new_sizes, values, {}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+SHRINKS = {
+    "a kommune fewer": ("KOKkommuneregion0000", "3903", "3 → 2"),
+    "a year fewer": ("Tid", "2022", "3 → 2"),
+    "a series fewer": ("ContentsCode", "KOSboligtot0000", "2 → 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHRINKS))
+def test_fetched_table_covering_less_than_the_stored_one_is_refused(case, tmp_path, reliability):
+    from boso.errors import BosoError
+
+    dim, extra, counts = SHRINKS[case]
+    store = RawStore(tmp_path)
+    store.write("ssb", "12008.json", _wider(dim, extra), url="earlier")
+    before = tree_digest(tmp_path)
+    client, _ = client_on(ScriptedAdapter(_metadata_or(lambda request: (200, DATA))))
+    with pytest.raises(BosoError) as info:
+        ssb.fetch_table("12008", SELECTION, store=store, client=client)
+    message = str(info.value)
+    ok = "\n" not in message and all(m in message for m in ("12008", dim, counts, extra))
+    reliability.record(FAMILY, f"ssb: new answer with {case}", "clear_error" if ok else "data_lost")
+    assert ok, message
+    reliability.unchanged(FAMILY, f"ssb: new answer with {case}: raw unchanged", before, tmp_path)
+
+
+def test_fetched_table_covering_less_is_stored_with_force(tmp_path, reliability):
+    store = RawStore(tmp_path, allow_shrink=True)
+    old = _wider("KOKkommuneregion0000", "3903")
+    store.write("ssb", "12008.json", old, url="earlier")
+    client, _ = client_on(ScriptedAdapter(_metadata_or(lambda request: (200, DATA))))
+    raw = ssb.fetch_table("12008", SELECTION, store=store, client=client)
+    history = list((tmp_path / "ssb" / "_history").glob("12008.json.*"))
+    kept = [p for p in history if not p.name.startswith("12008.json.provenance")]
+    ok = raw.read_bytes() == DATA and [p.read_bytes() for p in kept] == [old]
+    reliability.record(FAMILY, "ssb: shrunk answer with --force", "correct" if ok else "data_lost")
+    assert ok
+
+
+def test_fetched_table_covering_as_much_replaces_the_stored_one(tmp_path, reliability):
+    """New values, a renumbered kommune: nothing lost, so no refusal."""
+    store = RawStore(tmp_path)
+    doc = json.loads(DATA)
+    doc["value"] = [21.0, 20.4, None, 17.0]
+    category = doc["dimension"]["KOKkommuneregion0000"]["category"]
+    category["index"] = {"0301": 0, "0220": 1}
+    category["label"] = {"0301": "Oslo", "0220": "Asker (-2019)"}
+    store.write("ssb", "12008.json", json.dumps(doc).encode(), url="earlier")
+    client, _ = client_on(ScriptedAdapter(_metadata_or(lambda request: (200, DATA))))
+    raw = ssb.fetch_table("12008", SELECTION, store=store, client=client)
+    ok = raw.read_bytes() == DATA
+    reliability.record(FAMILY, "ssb: new values, same coverage", "correct" if ok else "data_lost")
+    assert ok

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from boso.errors import DataError, FetchError
@@ -306,5 +306,69 @@ def test_fetch_over_a_real_socket_retries_a_short_body(tmp_path, reliability):
         FAMILY,
         "fetch over a socket: short body, reset body, then good",
         "correct" if ok else "data_lost",
+    )
+    assert ok
+
+
+# --------------------------------------------------------------------------------------------
+# Cut at a line end inside the first year's block, placed by hand (no sidecar, no checksum)
+#
+# The first (Enhet, År) block has no earlier block to be compared with; only the start of the
+# next one shows that it is whole. An export with a single block is therefore refused.
+
+
+def _first_block_cuts(content: bytes) -> dict[int, bytes]:
+    """The export cut at a line end after 1, a third, half and all but one of its first
+    block's lines, keyed by the number of data lines kept."""
+    lines = content.split(b"\n")
+    first = lines[1].split(b";")[:2]
+    size = next(i for i in range(1, len(lines)) if lines[i].split(b";")[:2] != first) - 1
+    keep = sorted({1, size // 3, size // 2, size - 1, size})
+    return {n: b"\n".join(lines[: n + 1]) + b"\n" for n in keep}
+
+
+def test_build_refuses_a_hand_placed_export_cut_inside_its_first_year(build_project, reliability):
+    path = _real_export(build_project)
+    good = path.read_bytes()
+    sidecar = path.with_name(path.name + ".provenance.json")
+    sidecar.unlink()  # placed by hand: nothing records what the file should be
+    for kept, cut in _first_block_cuts(good).items():
+        path.write_bytes(cut)
+        raw_before = tree_digest(build_project / "data" / "raw")
+        processed_before = tree_digest(build_project / "data" / "processed")
+        result = run_boso(["build"], root=build_project)
+        case = f"boso build: hand-placed export cut after line {kept + 1} (first year's block)"
+        reliability.cli_error(FAMILY, case, result, IMDI_LONG, "linje", "én blokk")
+        reliability.unchanged(FAMILY, case, raw_before, build_project / "data" / "raw")
+        reliability.unchanged(FAMILY, case, processed_before, build_project / "data" / "processed")
+
+
+@FAST
+@example(cut=GOOD.index(b"\n"))  # the header alone, without its line end
+@example(cut=GOOD.index(b"\n") + 1)  # the header alone
+@given(cut=st.integers(min_value=1, max_value=GOOD.index(b"\nPersoner;2016;") + 1))
+def test_generated_export_cut_anywhere_in_its_first_year_is_refused(cut, reliability):
+    """Every cut inside the first block (at a line end or not) is one clear line."""
+    try:
+        imdi.parse_export(GOOD[:cut], "cut.csv")
+        outcome = "data_lost"
+    except DataError as exc:
+        outcome = "clear_error" if "\n" not in str(exc) and "cut.csv" in str(exc) else "traceback"
+    reliability.record(FAMILY, f"parse: generated export cut at byte {cut} (first year)", outcome)
+    assert outcome == "clear_error"
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_the_real_exports_still_parse(snapshot_dir, layout, reliability):
+    """The structural checks must not refuse IMDi's real exports in the snapshot."""
+    name = (
+        IMDI_LONG
+        if layout == "long"
+        else "imdi_bosetting_anmodning_vedtak_faktisk_1995-2022_wide_sep22.csv"
+    )
+    frame = imdi.parse_export((snapshot_dir / "imdi" / name).read_bytes(), name)
+    ok = frame["aar"].min() == 1995 and frame["kode"].nunique() > 300
+    reliability.record(
+        FAMILY, f"parse: the snapshot's real {layout} export", "correct" if ok else "data_lost"
     )
     assert ok

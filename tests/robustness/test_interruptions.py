@@ -3,8 +3,10 @@ points leaves the old state or the new one, never a mix, and the next run remove
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -320,3 +322,155 @@ def test_only_leftovers_of_dead_runs_are_removed(tmp_path, reliability):
     finally:
         running.kill()
         running.wait()
+
+
+# ----------------------------------------------------------------------------- snapshot import
+#
+# ``boso snapshot import`` writes every file into a copy of data/raw beside it and swaps it in
+# once, so a kill -9 (or a full disk) half-way leaves the old data/raw, usable as it was.
+
+
+def _raw_state(raw: Path) -> dict[str, str]:
+    """data/raw with what differs between two equal imports evened out: the time stamps of
+    ``_history`` names and the ``fetched_at`` inside new provenance sidecars."""
+    state = {}
+    for rel, digest in tree_digest(raw).items():
+        key = re.sub(r"\.\d{8}T\d{6}\d*Z$", "", rel) if "_history/" in rel else rel
+        state[key] = "sidecar" if key.endswith(".provenance.json") else digest
+    return state
+
+
+@pytest.fixture(scope="module")
+def raw_states(snapshot_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """An 'old' data/raw (an earlier import: one SSB table missing, one IMDi file different)
+    and the state after an uninterrupted import of the shared snapshot over it (the 'new')."""
+    base = tmp_path_factory.mktemp("raw-interrupt") / "old"
+    for sub in ("data/raw", "data/processed", "reports"):
+        (base / sub).mkdir(parents=True)
+    assert _boso(base, ["snapshot", "import", str(snapshot_dir)]).returncode == 0
+    raw = base / "data" / "raw"
+    for name in ("12008.json", "12008.json.provenance.json"):
+        (raw / "ssb" / name).unlink()
+    imdi = raw / "imdi" / "imdi_bosetting_anmodning_vedtak_faktisk_1995-2023_long.csv"
+    imdi.write_bytes(imdi.read_bytes() + b"\n")
+    shutil.rmtree(base / "data" / "processed")
+    (base / "data" / "processed").mkdir()
+    fresh = base.parent / "fresh"
+    shutil.copytree(base, fresh)
+    assert _boso(fresh, ["snapshot", "import", str(snapshot_dir)]).returncode == 0
+    new = _raw_state(fresh / "data" / "raw")
+    assert new != _raw_state(raw) and "ssb/12008.json" in new
+    return {"base": base, "old": tree_digest(raw), "new": new, "snapshot": snapshot_dir}
+
+
+def _check_raw_after_kill(case: str, root: Path, raw_states, reliability, killed_with) -> None:  # noqa: ANN001
+    from boso.raw import RawStore
+
+    raw = root / "data" / "raw"
+    RawStore(raw)  # every reader of the raw store puts the old directory back first
+    if tree_digest(raw) != raw_states["old"] and _raw_state(raw) != raw_states["new"]:
+        reliability.record(FAMILY, case, "data_lost", f"mixed data/raw after {killed_with}")
+        raise AssertionError(f"{case}: data/raw is neither the old nor the new state")
+    if tree_digest(raw) == raw_states["old"]:
+        # The old state must still be usable: the build reads it.
+        RawStore(raw).get("imdi", "imdi_bosetting_anmodning_vedtak_faktisk_1995-2023_long.csv")
+    nxt = _boso(root, ["snapshot", "import", str(raw_states["snapshot"])])  # the next run
+    clean = nxt.returncode == 0 and _leftovers(root) == []
+    if not clean or _raw_state(raw) != raw_states["new"]:
+        reliability.record(FAMILY, case, "data_lost", nxt.stderr or str(_leftovers(root)))
+        raise AssertionError(f"{case}: next import did not end clean: {_leftovers(root)}")
+    reliability.record(FAMILY, case, "correct")
+
+
+@pytest.mark.parametrize(
+    ("point", "exchange"),
+    [
+        ("snapshot:written-1", True),
+        ("snapshot:written-10", True),
+        ("snapshot:before-swap", True),
+        ("snapshot:after-swap", True),
+        ("snapshot:between-renames", False),
+    ],
+)
+def test_kill_snapshot_import_at_a_write_point(point, exchange, raw_states, tmp_path, reliability):
+    root = tmp_path / "p"
+    shutil.copytree(raw_states["base"], root)
+    extra = {"BOSO_TEST_KILL_AT": point}
+    if not exchange:
+        extra["BOSO_TEST_NO_EXCHANGE"] = "1"
+    proc = _boso(root, ["snapshot", "import", str(raw_states["snapshot"])], **extra)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert _leftovers(root), "the kill point was not reached inside the write phase"
+    _check_raw_after_kill(
+        f"kill -9 of snapshot import at {point}", root, raw_states, reliability, point
+    )
+
+
+def test_kill_snapshot_import_from_outside_while_it_writes(raw_states, tmp_path, reliability):
+    root = tmp_path / "p"
+    shutil.copytree(raw_states["base"], root)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "boso.cli", "snapshot", "import", str(raw_states["snapshot"])],
+        env=_env(root),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        stages = list((root / "data").glob(".raw.new-*"))
+        if stages and (stages[0] / "ssb" / "12008.json").exists():
+            break  # a file the old data/raw lacks is being written
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _check_raw_after_kill(
+        "kill -9 of snapshot import from outside", root, raw_states, reliability, "SIGKILL"
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "where", "error"),
+    [
+        ("disk full at the first file written", "write", errno.ENOSPC),
+        ("read-only file system at the second file written", "write", errno.EROFS),
+        ("read-only file system at the swap", "swap", errno.EROFS),
+    ],
+)
+def test_snapshot_import_write_error_leaves_raw_as_it_was(
+    case, where, error, raw_states, tmp_path, monkeypatch, reliability
+):
+    import boso.processed
+    import boso.raw
+
+    root = tmp_path / "p"
+    shutil.copytree(raw_states["base"], root)
+    raw = root / "data" / "raw"
+    calls = {"n": 0}
+    fail_at = 1 if error == errno.ENOSPC else 3  # of 4 writes: 2 changed files + sidecars
+    real_write = boso.raw.atomic_write_bytes
+
+    def failing_write(path: Path, content: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == fail_at:
+            raise OSError(error, os.strerror(error), str(path))
+        real_write(path, content)
+
+    def failing_swap(a: Path, b: Path) -> bool:
+        raise OSError(error, os.strerror(error), str(b))
+
+    if where == "write":
+        monkeypatch.setattr(boso.raw, "atomic_write_bytes", failing_write)
+    else:
+        monkeypatch.setattr(boso.processed, "exchange", failing_swap)
+    result = run_boso(["snapshot", "import", str(raw_states["snapshot"])], root=root)
+    reason = "plass" if error == errno.ENOSPC else "skrivebeskyttet"
+    reliability.cli_error(FAMILY, f"snapshot import: {case}", result, reason)
+    reliability.unchanged(FAMILY, f"snapshot import: {case}", raw_states["old"], raw)
+    assert _leftovers(root) == []
+    # and the old data/raw is still usable
+    monkeypatch.undo()
+    from boso.raw import RawStore
+
+    assert len(list(RawStore(raw).files())) == len(
+        [k for k in raw_states["old"] if "_history" not in k and "provenance" not in k]
+    )

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from boso.raw import RawStore, export_snapshot
+from boso.raw import RawStore, export_snapshot, sha256_bytes
 from robustness.harness import run_boso, tree_digest
-from robustness.sources_support import imported_raw, project_with_raw
+from robustness.sources_support import drop_categories, imported_raw, project_with_raw
 
 FAMILY = "snapshot_archive"
 
@@ -153,4 +153,70 @@ def test_good_archive_imports_every_file_unchanged(archive, tmp_path, reliabilit
         for p, sha in expected.items()
     )
     reliability.record(FAMILY, "snapshot import: good archive", "correct" if ok else "data_lost")
+    assert ok, result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# A snapshot whose SSB table covers less than the one in data/raw (the coverage-shrink rule)
+
+SHRUNK_TABLE = "ssb/07459.json"
+
+
+def _shrunk_snapshot(snapshot_dir: Path, folder: Path, dim: str, count: int) -> Path:
+    """A snapshot holding only ``07459.json`` without the last ``count`` categories of ``dim``."""
+    content = (snapshot_dir / SHRUNK_TABLE).read_bytes()
+    doc = json.loads(content)
+    index = doc["dimension"][dim]["category"]["index"]
+    order = sorted(index, key=index.get) if isinstance(index, dict) else list(index)
+    content = drop_categories(content, dim, set(order[-count:]))
+    (folder / "ssb").mkdir(parents=True)
+    (folder / SHRUNK_TABLE).write_bytes(content)
+    manifest = json.loads((snapshot_dir / "MANIFEST.json").read_text("utf-8"))
+    entry = next(e for e in manifest["files"] if e["path"] == SHRUNK_TABLE)
+    entry = {**entry, "sha256": sha256_bytes(content), "bytes": len(content)}
+    (folder / "MANIFEST.json").write_text(json.dumps({**manifest, "files": [entry]}), "utf-8")
+    return folder
+
+
+@pytest.fixture
+def ssb_project(snapshot_dir, tmp_path_factory, tmp_path):
+    raw = imported_raw(snapshot_dir, tmp_path_factory.mktemp("unused"))
+    with project_with_raw(tmp_path / "project", raw, ("ssb", "klass")) as root:
+        yield root
+
+
+@pytest.mark.parametrize(
+    ("case", "dim", "count", "mentions"),
+    [
+        ("two kommuner fewer", "Region", 2, ("07459", "Region", "356 → 354")),
+        ("a year fewer", "Tid", 1, ("07459", "Tid", "22 → 21")),
+    ],
+)
+def test_snapshot_with_a_shrunk_ssb_table_is_refused(
+    ssb_project, snapshot_dir, tmp_path, case, dim, count, mentions, reliability
+):
+    snapshot = _shrunk_snapshot(snapshot_dir, tmp_path / "snapshot", dim, count)
+    before = _digests(ssb_project)
+    result = _import(ssb_project, snapshot)
+    reliability.cli_error(FAMILY, f"snapshot import: SSB table with {case}", result, *mentions)
+    _assert_unchanged(reliability, f"snapshot import: SSB table with {case}", ssb_project, before)
+    assert not [p for p in (ssb_project / "data").iterdir() if p.name.startswith(".")]
+
+
+def test_snapshot_with_a_shrunk_ssb_table_imports_with_force(
+    ssb_project, snapshot_dir, tmp_path, reliability
+):
+    snapshot = _shrunk_snapshot(snapshot_dir, tmp_path / "snapshot", "Region", 2)
+    old = (ssb_project / "data" / "raw" / SHRUNK_TABLE).read_bytes()
+    result = run_boso(["snapshot", "import", "--force", str(snapshot)], root=ssb_project)
+    raw = ssb_project / "data" / "raw" / "ssb"
+    history = [p for p in (raw / "_history").glob("07459.json.*") if "provenance" not in p.name]
+    ok = (
+        result.code == 0
+        and (raw / "07459.json").read_bytes() == (snapshot / SHRUNK_TABLE).read_bytes()
+    )
+    ok = ok and [p.read_bytes() for p in history] == [old]
+    reliability.record(
+        FAMILY, "snapshot import --force: shrunk SSB table", "correct" if ok else "data_lost"
+    )
     assert ok, result.stderr

@@ -9,6 +9,7 @@ unless it is on the short, explicit allow-list below (programming errors that ne
 from __future__ import annotations
 
 import ast
+import gzip
 import re
 from pathlib import Path
 
@@ -137,3 +138,142 @@ def test_allow_list_has_no_stale_entries() -> None:
 def test_scanner_tells_english_from_bokmal(snippet: str, caught: bool) -> None:
     found = messages(snippet)
     assert bool(found and any(english_words(text) for _, _, text in found)) is caught
+
+
+# ----------------------------------------------------------------------------- JSON decoder text
+#
+# ``json.JSONDecodeError``'s own text ("Expecting value: line 1 column 1 (char 0)") is English;
+# a message that puts the caught exception itself into an f-string carries it to the user.
+# Such handlers must describe the problem with ``boso.errors.json_problem`` instead.
+
+
+def _catches_json_errors(handler: ast.ExceptHandler) -> bool:
+    return handler.type is not None and "JSONDecodeError" in ast.unparse(handler.type)
+
+
+def raw_json_errors(source: str) -> list[tuple[int, str]]:
+    """``(line, message)`` of raised messages that embed a caught JSON decoder exception."""
+    found = []
+    for handler in ast.walk(ast.parse(source)):
+        if not isinstance(handler, ast.ExceptHandler) or not _catches_json_errors(handler):
+            continue
+        if handler.name is None:
+            continue
+        for node in ast.walk(ast.Module(body=handler.body, type_ignores=[])):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            for part in node.values:
+                if (
+                    isinstance(part, ast.FormattedValue)
+                    and isinstance(part.value, ast.Name)
+                    and part.value.id == handler.name
+                ):
+                    found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+def test_json_decoder_text_never_reaches_a_message() -> None:
+    offenders = []
+    for path in sorted(LIB.rglob("*.py")):
+        module = path.relative_to(LIB).as_posix()
+        for line, text in raw_json_errors(path.read_text("utf-8")):
+            offenders.append(f"{module}:{line}: {text[:100]}")
+    assert not offenders, "json's English error text in user messages:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "caught"),
+    [
+        (
+            "try:\n    json.loads(b)\nexcept json.JSONDecodeError as exc:\n"
+            '    raise DataError(f"{where}: ikke gyldig JSON ({exc})")',
+            True,
+        ),
+        (
+            "try:\n    json.loads(b)\nexcept (UnicodeDecodeError, json.JSONDecodeError) as e:\n"
+            '    raise FetchError(f"{url}: {e}") from None',
+            True,
+        ),
+        (
+            "try:\n    json.loads(b)\nexcept json.JSONDecodeError as exc:\n"
+            '    raise DataError(f"{where}: {json_problem(exc)}")',
+            False,
+        ),
+    ],
+)
+def test_json_scanner_finds_embedded_decoder_text(snippet: str, caught: bool) -> None:
+    assert bool(raw_json_errors(snippet)) is caught
+
+
+def _klass_error(content: bytes) -> str:
+    from boso.errors import BosoError
+    from boso.sources.klass import check_klass
+
+    with pytest.raises(BosoError) as info:
+        check_klass(
+            content, "codes", "https://data.ssb.no/api/klass/v1/classifications/131/codesAt"
+        )
+    return str(info.value)
+
+
+def _geonorge_error(tmp_path: Path, content: bytes) -> str:
+    from boso.errors import BosoError
+    from boso.sources.geonorge import read_boundaries
+
+    path = tmp_path / "grenser.geojson"
+    path.write_bytes(content)
+    with pytest.raises(BosoError) as info:
+        read_boundaries(path)
+    return str(info.value)
+
+
+BROKEN_JSON = [
+    (b"", "linje 1 kolonne 1"),
+    (b"<html>feil</html>", "linje 1 kolonne 1"),
+    (b'{"codes": [{"code": "0301"', "linje 1 kolonne 27"),
+    (b'{"codes": []}\n{"x": 1}', "linje 2 kolonne 1"),
+    (b'{"codes": [\n  {"code": "0301",}\n]}', "linje 2 kolonne"),
+    (b'{"codes": "\xff\xfe"}', "UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("content", "position"), BROKEN_JSON)
+def test_klass_json_errors_are_one_bokmal_line(content: bytes, position: str) -> None:
+    message = _klass_error(content)
+    assert "classifications/131/codesAt" in message and position in message
+    assert "\n" not in message and not english_words(message.split(": ", 1)[1]), message
+    assert "Expecting" not in message and "char" not in message
+
+
+@pytest.mark.parametrize(("content", "position"), BROKEN_JSON)
+def test_geonorge_json_errors_are_one_bokmal_line(
+    tmp_path: Path, content: bytes, position: str
+) -> None:
+    message = _geonorge_error(tmp_path, content)
+    assert "grenser.geojson" in message and position in message
+    assert "\n" not in message and not english_words(message.split(": ", 1)[1]), message
+    assert "Expecting" not in message and "char" not in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"this is not an archive\n",
+        b"\x1f\x8b" + b"\x00" * 40,  # a gzip header with nothing valid after it
+        gzip.compress(b"\x00junk" * 1000),
+        gzip.compress(bytes(range(256)) * 400)[:600],  # cut mid-stream
+    ],
+)
+def test_snapshot_archive_errors_are_bokmal(tmp_path: Path, content: bytes) -> None:
+    """tarfile/gzip/zlib's own English text stays out of the one line."""
+    from boso.errors import DataError
+    from boso.raw import RawStore, import_snapshot
+
+    archive = tmp_path / "snapshot.tar.gz"
+    archive.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        import_snapshot(archive, RawStore(tmp_path / "raw"))
+    message = str(info.value)
+    assert "snapshot.tar.gz" in message and "\n" not in message
+    assert not english_words(message.split(": ", 1)[1]), message

@@ -24,7 +24,7 @@ from typing import Any
 
 import geopandas as gpd
 
-from boso.errors import DataError, FetchError
+from boso.errors import DataError, FetchError, json_problem
 from boso.raw import RawFile, RawStore, utc_now
 from boso.sources.http import HttpClient, HttpStatusError, RateLimiter, expect_json
 
@@ -107,7 +107,7 @@ def _load(source: str | Path | bytes | dict[str, Any]) -> tuple[dict[str, Any], 
     try:
         doc = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{where}: ikke gyldig GeoJSON ({exc})") from None
+        raise DataError(f"{where}: ikke gyldig GeoJSON ({json_problem(exc)})") from None
     if not isinstance(doc, dict):
         raise DataError(f"{where}: GeoJSON må være et objekt")
     return doc, where
@@ -195,7 +195,7 @@ def _json(content: bytes, where: str) -> Any:
     try:
         return json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{where}: ikke gyldig JSON ({exc})") from None
+        raise FetchError(f"{where}: {json_problem(exc)}") from None
 
 
 def list_kommuner(client: HttpClient, *, base: str = KOMMUNEINFO) -> list[dict[str, str]]:

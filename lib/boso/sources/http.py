@@ -21,7 +21,7 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
-from boso.errors import FetchError
+from boso.errors import FetchError, json_problem
 
 USER_AGENT = f"boso/0.1 (boligsosial statistikk) python-requests/{requests.__version__}"
 
@@ -393,7 +393,7 @@ def expect_json(response: requests.Response) -> Any:
         doc = json.loads(response.content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IncompleteBodyError(
-            f"{response.url}: svaret er ikke fullstendig JSON ({exc})"
+            f"{response.url}: svaret er ikke fullstendig JSON, {json_problem(exc)}"
         ) from None
     # Kept so that callers need not parse a large answer twice (see ``response_json``).
     response.boso_json = doc  # type: ignore[attr-defined]
@@ -411,7 +411,7 @@ def response_json(response: requests.Response, url: str) -> Any:
     try:
         return json.loads(response.content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{url}: svaret er ikke gyldig JSON ({exc})") from None
+        raise FetchError(f"{url}: svaret er ikke gyldig JSON, {json_problem(exc)}") from None
 
 
 def _short(exc: BaseException) -> str:

@@ -163,7 +163,11 @@ def check_complete(text: str, name: str = "IMDi-eksport") -> None:
       the middle of the last number would otherwise pass with a wrong value: 1 130 → 1);
     * the long layout's last (Enhet, År) block does not stop early: it is sorted by
       Kommunenummer, so a block that ends before kommuner the previous year had after it, or
-      whose last kommune lacks a series nearly every other kommune has, was cut.
+      whose last kommune lacks a series nearly every other kommune has, was cut;
+    * the long layout holds more than one (Enhet, År) block: the first block has nothing to be
+      compared with, so only the start of the next one shows that it is whole (a file cut at
+      a line end inside its first year would otherwise pass without the kommuner after the
+      cut). IMDi's exports hold every year for both units.
 
     Args:
         text: The decoded export.
@@ -187,14 +191,38 @@ def check_complete(text: str, name: str = "IMDi-eksport") -> None:
                 f"{name}, linje {number}: {fields} felt, ventet {width} "
                 f"({where} er avkortet eller ødelagt)"
             )
-    if not long_layout or len(lines) < 2:
+    if not long_layout:
         return
+    if len(lines) < 2:
+        raise DataError(
+            f"{name}, linje 1: bare overskriften, ingen datalinjer – eksporten er avkortet"
+        )
     if not terminated:
         raise DataError(
             f"{name}, linje {len(lines)}: siste linje slutter uten linjeskift – "
             "eksporten er avkortet (siste tall kan være kuttet)"
         )
     _check_last_block(lines, name)
+    _check_more_than_one_block(lines, name)
+
+
+def _check_more_than_one_block(lines: list[str], name: str) -> None:
+    columns = lines[0].lstrip("\ufeff").split(";")
+    if "Enhet" not in columns or "År" not in columns:
+        return  # parse_long names the missing columns
+    enhet, aar = columns.index("Enhet"), columns.index("År")
+
+    def block(line: str) -> tuple[str, str]:
+        fields = line.split(";")
+        return fields[enhet].strip(), fields[aar].strip()
+
+    first = block(lines[1])
+    if all(block(line) == first for line in lines[2:]):
+        raise DataError(
+            f"{name}, linje {len(lines)}: eksporten har bare én blokk ({first[0]} {first[1]}), "
+            "så det kan ikke sees om den er avkortet inne i blokken; eksporter alle år fra "
+            "imdikator"
+        )
 
 
 def _check_last_block(lines: list[str], name: str) -> None:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from boso.errors import FetchError, QueryError
+from boso.errors import FetchError, QueryError, json_problem
 from boso.raw import RawFile, RawStore
 from boso.sources.http import HttpClient, HttpStatusError, expect_json
 
@@ -61,7 +61,7 @@ def check_klass(content: bytes, key: str, where: str) -> dict[str, Any]:
     try:
         doc = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FetchError(f"{where}: ikke gyldig JSON ({exc})") from None
+        raise FetchError(f"{where}: {json_problem(exc)}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
         raise FetchError(f"{where}: ventet et JSON-objekt med en {key!r}-liste")
     required = _SHAPES[key]
