@@ -45,6 +45,8 @@ def cell_text(value: Any) -> str:
 
 @dataclass
 class Grid:
+    """The cells of one CSV reading or one sheet, with how they were read."""
+
     rows: list[tuple[int, list[Any]]]  # (1-based row/line number, cells)
     format: str
     encoding: str | None = None
@@ -246,6 +248,10 @@ def _find_header(
 def data_rows(
     grid: Grid, header_index: int, headers: list[str], report: ValidationReport
 ) -> list[tuple[int, list[Any]]]:
+    """The non-blank rows under the header, less repeated headers, totals and exact duplicates.
+
+    Each skipped row is reported by its number; ``report.rows_read`` counts the non-blank rows.
+    """
     header_keys = [fold(h) for h in headers]
     nonblank_header = sum(1 for k in header_keys if k)
     kept = []

@@ -133,6 +133,12 @@ def parse_rows(
     schema: Schema,
     report: ValidationReport,
 ) -> list[dict[str, Any]]:
+    """One typed record per kept row (``_row``: its number in the file), fields by type.
+
+    Personal-looking cells are dropped first (:func:`.privacy.drop_personal_cells`); values that
+    cannot be typed, do not fit their shape or range, or may be a name are reported and left
+    missing. Unmapped category values are counted in ``report.unmapped_values``.
+    """
     unmapped: dict[str, Counter[str]] = {}
     records = []
     latest = _latest_allowed_date(report)
