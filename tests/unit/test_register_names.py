@@ -42,6 +42,7 @@ NAME_MESSAGE = "kan være et personnavn"
         "Sankt Hanshaugen 1",
         "Haugen 12",
         "Hegglia 4 H0201",
+        "Berg Søndre 2",
     ],
 )
 def test_real_addresses_are_kept(address):

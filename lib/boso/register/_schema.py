@@ -78,7 +78,7 @@ class Schema:
         Spreadsheets drop the leading zero of postnummer; only the zeros are restored.
         """
         width = self.zero_pad.get(field)
-        if width and value.isascii() and value.isdigit() and len(value) < width:
+        if width and re.fullmatch(rf"\d{{1,{width - 1}}}", value):
             return value.zfill(width)
         return value
 

@@ -123,8 +123,14 @@ def _words(text: str) -> list[str]:
     return [w.strip(".,") for w in text.split() if w.strip(".,")]
 
 
-def _all_name_words(words: list[str]) -> bool:
-    return len(words) >= 2 and all(_NAME_WORD_RE.fullmatch(w) for w in words)
+def _could_be_name(words: list[str], schema: Schema) -> bool:
+    """Two or more words of letters, none of them a positional word first or last.
+
+    "Øvre Lia" and the rural "Berg Søndre" are places; a person's name has no such word.
+    """
+    if len(words) < 2 or not all(_NAME_WORD_RE.fullmatch(w) for w in words):
+        return False
+    return words[0] not in schema.place_prefixes and words[-1] not in schema.place_prefixes
 
 
 def name_as_street(text: str, schema: Schema) -> bool:
@@ -132,13 +138,14 @@ def name_as_street(text: str, schema: Schema) -> bool:
 
     The street part is the text before the house number. It is suspect when it has two or more
     words, all of letters, none of them a street word (``gate``, ``veien``, ``allé`` …, also as
-    the end of a compound such as ``Kirkeveien``) and the first not a place prefix (``Øvre``,
-    ``St.``, ``Kong`` …). One-word streets ("Storgata 1", "Hegglia 4") are never suspect; nor
-    are "Øvre gate 1", "St. Olavs gate 12" or "Øvre Lia 3".
+    the end of a compound such as ``Kirkeveien``), the first not a place prefix (``Øvre``,
+    ``St.``, ``Kong`` …) and the last not a positional word (``Søndre``). One-word streets
+    ("Storgata 1", "Hegglia 4") are never suspect; nor are "Øvre gate 1", "St. Olavs gate 12",
+    "Øvre Lia 3" or "Berg Søndre 2".
     """
     street = re.split(r"\s+\d", text.strip(), maxsplit=1)[0]
     words = _words(street)
-    if not _all_name_words(words) or words[0] in schema.place_prefixes:
+    if not _could_be_name(words, schema):
         return False
     return not any(schema.is_street_word(w) for w in words)
 
@@ -148,11 +155,11 @@ def name_as_place(text: str, schema: Schema) -> bool:
 
     A poststed is one word ("HOLMESTRAND", "Sandnessjøen") or a known multi-word pattern: with
     a connecting word ("Mo i Rana", "Bø i Telemark"), a compass letter or word at the end
-    ("Kristiansand S"), or a place prefix first ("Vestre Gausdal", "Øvre Årdal"). Any other
-    value of two or more words of letters is suspect.
+    ("Kristiansand S"), or a positional word first or last ("Vestre Gausdal", "Øvre Årdal").
+    Any other value of two or more words of letters is suspect.
     """
     words = _words(text)
-    if not _all_name_words(words) or words[0] in schema.place_prefixes:
+    if not _could_be_name(words, schema):
         return False
     if any(w in schema.place_connectors for w in words[1:-1]):
         return False
