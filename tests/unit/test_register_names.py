@@ -116,6 +116,7 @@ def test_the_rule_is_declared_in_the_schema():
     )
     assert schema.stable == {"adresse", "boligtype", "antall_rom", "bra_m2", "eierform", "x", "y"}
     assert schema.zero_pad == {"postnr": 4}
+    assert schema.identifying == ("bolig_id", "adresse", "gnr")
 
 
 def _export(rows: list[str]) -> bytes:

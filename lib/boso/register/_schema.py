@@ -58,6 +58,7 @@ class Schema:
     shape_what: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> "en adresse"
     ranges: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     not_after_export: frozenset[str] = frozenset()
+    identifying: tuple[str, ...] = ()  # a row needs one of these to be a dwelling
     stable: frozenset[str] = frozenset()  # attributes of the dwelling itself
     zero_pad: dict[str, int] = dataclasses.field(default_factory=dict)  # field -> digits
     not_a_name: dict[str, str] = dataclasses.field(default_factory=dict)  # "street" / "place"
@@ -155,9 +156,10 @@ def load_schema() -> Schema:
             shapes[field] = re.compile(shape["pattern"])
             shape_what[field] = shape["what"]
             if "not_a_name" in shape:
-                if shape["not_a_name"] not in ("street", "place"):
-                    raise ValueError(f"register_schema.toml: {field}: ukjent not_a_name")
-                not_a_name[field] = shape["not_a_name"]
+                rule = shape["not_a_name"]
+                if rule not in ("street", "place"):
+                    raise ValueError(f"register_schema.toml: {field}: ukjent navnesjekk {rule!r}")
+                not_a_name[field] = rule
         if "range" in spec:
             low, high = spec["range"]
             ranges[field] = (float(low), float(high))
@@ -172,6 +174,9 @@ def load_schema() -> Schema:
             if key in synonyms and synonyms[key] != field:
                 raise ValueError(f"register_schema.toml: synonymet {syn!r} er oppgitt to ganger")
             synonyms[key] = field
+    unknown = set(raw["dwelling"]["identified_by"]) - set(types)
+    if unknown:
+        raise ValueError(f"register_schema.toml: [dwelling]: ukjente felt {sorted(unknown)}")
     personal = raw["personal"]
     places = raw["place_words"]
     categories: dict[str, dict[str, str]] = {}
@@ -192,6 +197,7 @@ def load_schema() -> Schema:
         shape_what=shape_what,
         ranges=ranges,
         not_after_export=frozenset(not_after_export),
+        identifying=tuple(raw["dwelling"]["identified_by"]),
         stable=frozenset(stable),
         zero_pad=zero_pad,
         not_a_name=not_a_name,

@@ -85,6 +85,6 @@ def classify_columns(
             report.dropped_personal_columns.append(_shown_header(header, col))
         else:
             report.unknown_columns.append(_shown_header(header, col))
-    if "adresse" not in fields and "bolig_id" not in fields and "gnr" not in fields:
+    if not set(schema.identifying) & set(fields):
         raise DataError(f"{report.file}: fant ingen kolonne for adresse eller objekt-ID")
     return Columns(fields, personal)

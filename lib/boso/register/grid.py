@@ -238,7 +238,7 @@ def _find_header(
             if fld is not None:
                 matches[col] = fld
         fields = set(matches.values())
-        if len(fields) < MIN_HEADER_FIELDS or not fields & {"adresse", "bolig_id", "gnr"}:
+        if len(fields) < MIN_HEADER_FIELDS or not fields & set(schema.identifying):
             continue
         if best is None or len(fields) > best[0]:
             best = (len(fields), index, matches)

@@ -228,7 +228,7 @@ def parse_rows(
                 unmapped.setdefault(fld, Counter())[shown] += 1
                 label = "Annet"
             rec[fld] = label
-        if not rec["bolig_id"] and not rec["adresse"] and rec["gnr"] is None:
+        if all(rec[fld] is None for fld in schema.identifying):
             report.add(number, None, "mangler både adresse og objekt-ID; raden er ikke tatt med")
             continue
         records.append(rec)
