@@ -163,6 +163,71 @@ def test_numeric_columns_read_as_floats_lose_id_numbers(reliability):
     assert not (pd.to_numeric(dwellings["maanedsleie"]) > 1e9).any()
 
 
+# A poststed column (the generated export has none) with real multi-word shapes, so that the
+# name rule is tested against places it must keep.
+POSTSTEDER = [
+    "OSLO",
+    "Mo i Rana",
+    "KRISTIANSAND S",
+    "Vestre Gausdal",
+    "HOLMESTRAND",
+    "Bø i Telemark",
+]
+NAME_MESSAGE = "kan være et personnavn"
+PLACE_PLANT = st.tuples(
+    st.integers(0, ROWS - 1),
+    st.sampled_from(["Adresse", "Poststed"]),
+    st.sampled_from(["plain", "upper", "unit"]),
+)
+
+
+def _with_poststed(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    at = header.index("Postnr") + 1
+    rows = [[*r[:at], POSTSTEDER[int(r[0][-4:]) % len(POSTSTEDER)], *r[at:]] for r in rows]
+    return [*header[:at], "Poststed", *header[at:]], rows
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 100_000),
+    cells=st.lists(PLACE_PLANT, min_size=1, max_size=6, unique_by=lambda c: (c[0], c[1])),
+    fmt=st.sampled_from(["csv", "xlsx"]),
+)
+def test_names_planted_as_places_never_reach_processed(reliability, seed, cells, fmt):
+    """ "Kari Nordheim 12" as an address, "KARI NORDHEIM" as a poststed: cell dropped, row kept."""
+    rng = __import__("random").Random(seed)
+    header, clean = _with_poststed(*GEN.generated_export(ROWS, seed=seed))
+    scan: list[str] = []
+    for row, column, form in cells:
+        name = f"{rng.choice(GEN.FIRST_NAMES)} {rng.choice(GEN.LAST_NAMES)}"
+        scan += [name, name.upper()]
+        value = name.upper() if form == "upper" else name
+        if column == "Adresse":
+            value += f" {rng.randint(1, 120)}" + (" H0101" if form == "unit" else "")
+        clean[row][header.index(column)] = value
+    content = GEN.to_csv(header, clean) if fmt == "csv" else GEN.to_xlsx(header, clean)
+    result, leaks = _import_and_scan(content, fmt, scan)
+    named = {(p.row, p.column) for p in result.report.problems if NAME_MESSAGE in p.message}
+    planted = {(FIRST_DATA_LINE + row, column) for row, column, _ in cells}
+    reliability.record(
+        FAMILY,
+        f"{fmt}: {len(cells)} names planted as address/poststed (reader)",
+        "leak" if leaks or named != planted else "correct",
+        f"leaks={[(p.name, i) for p, i in leaks]} "
+        f"reported={sorted(named)} planted={sorted(planted)}",
+    )
+    assert leaks == [], leaks
+    # Exactly the planted cells are reported: no real address or poststed is taken for a name.
+    assert named == planted
+    assert result.report.rows_kept == ROWS  # the cell goes, never the row
+    kept = set(result.dwellings["poststed"].dropna())
+    assert kept <= set(POSTSTEDER) and kept
+
+
 # ---------------------------------------------------------------------------------- end to end
 
 E2E_KOMMUNER = {"0301": (10.7522, 59.9139), "4601": (5.3242, 60.3930)}

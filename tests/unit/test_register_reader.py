@@ -16,7 +16,7 @@ from shapely.geometry import box
 from boso.errors import DataError
 from boso.register import read_register, read_register_bytes
 from boso.register._schema import load_schema
-from boso.register.reader import parse_date, parse_number
+from boso.register.values import parse_date, parse_number
 
 OSLO_POINTS = [(10.7520, 59.9130), (10.7540, 59.9140), (10.7300, 59.9200), (10.7310, 59.9210)]
 

@@ -1,4 +1,9 @@
-"""The declared header/category mapping (``boso/register_schema.toml``) and header matching."""
+"""The declared register schema (``boso/register_schema.toml``) and header matching.
+
+Headers and their synonyms, field types, value shapes, plausible ranges, category spellings,
+personal-column words, coordinate-system hints and the words that tell a place from a
+person's name: everything the reader's stages check against is declared there, not in code.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-# Personal-data patterns, used on cell contents. An 11-digit number (optionally 6+5 with a space
-# or dash) is treated as a national ID whether or not its check digits are valid: fake or
-# mistyped IDs still point at a person.
-FNR_RE = re.compile(r"(?<![\d.,])\d{6}[\s-]?\d{5}(?!\d)")
-EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-# Norwegian phone numbers: 8 digits from 2-9, grouped 3+2+3, 2+2+2+2 or 4+4 by spaces (dotted
-# or dashed groups are dates) or not at all, with an optional +47/0047 prefix. Matched against a
-# whole cell.
-PHONE_RE = re.compile(
-    r"^(\+47|0047)?\s?("
-    r"[2-9]\d{7}|[2-9]\d{2} ?\d{2} ?\d{3}|[2-9]\d( ?\d{2}){3}|[2-9]\d{3} ?\d{4}"
-    r")$"
-)
 FIELD_TYPES = ("text", "integer", "number", "category", "date", "coordinate")
 
 
@@ -66,11 +58,34 @@ class Schema:
     shape_what: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> "en adresse"
     ranges: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     not_after_export: frozenset[str] = frozenset()
+    identifying: tuple[str, ...] = ()  # a row needs one of these to be a dwelling
+    stable: frozenset[str] = frozenset()  # attributes of the dwelling itself
+    zero_pad: dict[str, int] = dataclasses.field(default_factory=dict)  # field -> digits
+    not_a_name: dict[str, str] = dataclasses.field(default_factory=dict)  # "street" / "place"
+    street_words: frozenset[str] = frozenset()  # whole words ("vei", "gate", "allé")
+    street_suffixes: tuple[str, ...] = ()  # ends of compounds ("veien" in "Kirkeveien")
+    place_prefixes: frozenset[str] = frozenset()  # "øvre", "st", "kong"
+    place_connectors: frozenset[str] = frozenset()  # "i", "på" ("Mo i Rana")
+    compass_words: frozenset[str] = frozenset()  # "s", "nord" ("Kristiansand S")
 
     def fits_shape(self, field: str, value: str) -> bool:
         """Whether a kept text value has its field's declared shape (True: no shape declared)."""
         pattern = self.shapes.get(field)
         return pattern is None or pattern.fullmatch(value.strip()) is not None
+
+    def pad(self, field: str, value: str) -> str:
+        """A short all-digit value zero-padded to its declared width (``"301"`` → ``"0301"``).
+
+        Spreadsheets drop the leading zero of postnummer; only the zeros are restored.
+        """
+        width = self.zero_pad.get(field)
+        if width and re.fullmatch(rf"\d{{1,{width - 1}}}", value):
+            return value.zfill(width)
+        return value
+
+    def is_street_word(self, word: str) -> bool:
+        """Whether a lower-cased word is or ends in a street word (``gate``, ``Kirkeveien``)."""
+        return word in self.street_words or word.endswith(self.street_suffixes)
 
     def in_range(self, field: str, value: float) -> bool:
         """Whether a number lies in its field's declared plausible range (True: none declared)."""
@@ -128,6 +143,9 @@ def load_schema() -> Schema:
     shape_what: dict[str, str] = {}
     ranges: dict[str, tuple[float, float]] = {}
     not_after_export: set[str] = set()
+    stable: set[str] = set()
+    zero_pad: dict[str, int] = {}
+    not_a_name: dict[str, str] = {}
     for field, spec in raw["fields"].items():
         labels[field] = spec.get("label", field)
         types[field] = spec.get("type", "text")
@@ -137,17 +155,30 @@ def load_schema() -> Schema:
             shape = raw["shapes"][spec["shape"]]
             shapes[field] = re.compile(shape["pattern"])
             shape_what[field] = shape["what"]
+            if "not_a_name" in shape:
+                rule = shape["not_a_name"]
+                if rule not in ("street", "place"):
+                    raise ValueError(f"register_schema.toml: {field}: ukjent navnesjekk {rule!r}")
+                not_a_name[field] = rule
         if "range" in spec:
             low, high = spec["range"]
             ranges[field] = (float(low), float(high))
         if spec.get("not_after_export"):
             not_after_export.add(field)
+        if spec.get("stable"):
+            stable.add(field)
+        if "zero_pad" in spec:
+            zero_pad[field] = int(spec["zero_pad"])
         for syn in [field, *spec["synonyms"]]:
             key = fold(syn)
             if key in synonyms and synonyms[key] != field:
                 raise ValueError(f"register_schema.toml: synonymet {syn!r} er oppgitt to ganger")
             synonyms[key] = field
+    unknown = set(raw["dwelling"]["identified_by"]) - set(types)
+    if unknown:
+        raise ValueError(f"register_schema.toml: [dwelling]: ukjente felt {sorted(unknown)}")
     personal = raw["personal"]
+    places = raw["place_words"]
     categories: dict[str, dict[str, str]] = {}
     for field, table in raw["categories"].items():
         categories[field] = {}
@@ -166,4 +197,18 @@ def load_schema() -> Schema:
         shape_what=shape_what,
         ranges=ranges,
         not_after_export=frozenset(not_after_export),
+        identifying=tuple(raw["dwelling"]["identified_by"]),
+        stable=frozenset(stable),
+        zero_pad=zero_pad,
+        not_a_name=not_a_name,
+        street_words=frozenset(_lower(places["street_words"])),
+        street_suffixes=tuple(_lower(places["street_suffixes"])),
+        place_prefixes=frozenset(_lower(places["prefixes"])),
+        place_connectors=frozenset(_lower(places["connectors"])),
+        compass_words=frozenset(_lower(places["compass"])),
     )
+
+
+def _lower(words: list[str]) -> list[str]:
+    # Place words are compared with æ/ø/å and é intact ("allé", "søndre"), only case-folded.
+    return [unicodedata.normalize("NFKC", w).casefold().strip(".") for w in words]

@@ -1,6 +1,6 @@
 """Pure analyses of a cleaned register: stock, vacancy ("død tid"), rent, small-count rule.
 
-Every function takes a :class:`~boso.register.reader.RegisterImport` (or its dwellings frame)
+Every function takes a :class:`~boso.register.result.RegisterImport` (or its dwellings frame)
 and returns DataFrames ready to show. Published counts below 3 are suppressed as SSB does:
 the value becomes NaN and the row's ``status`` is ``":"`` (never zero); where the rows add up to
 a total, further cells are suppressed so that no hidden count can be recomputed from the rest.
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from boso.errors import DataError, QueryError
-from boso.register.reader import RegisterImport
+from boso.register.result import RegisterImport
 
 SUPPRESSED = ":"
 MISSING_LABEL = "Uoppgitt"

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 
 from boso.errors import QueryError
 from boso.outputs import SYNTHETIC_ANNOTATION
-from boso.register.reader import RegisterImport, boundary_geometry
+from boso.register.coordinates import boundary_geometry
+from boso.register.result import RegisterImport
 
 SYNTHETIC_NOTE = SYNTHETIC_ANNOTATION
 # Colour-blind friendly qualitative palette (Okabe–Ito), then greys.
