@@ -512,9 +512,10 @@ def _select(obj: Any, fail: _Fail, dataset: DatasetKey) -> tuple[str | None, Any
 def _parse(obj: Any, name: str | None, fail: _Fail, *, with_values: bool) -> _Cube:
     if not isinstance(obj, Mapping):
         raise fail(f"ventet et JSON-objekt (et datasett), fikk {_json_type(obj)}")
-    cls = obj.get("class")
-    if cls is not None and cls != "dataset":
-        raise fail(f"class er {cls!r}, ventet 'dataset'")
+    # A class that is present must say "dataset" (null too is refused): only a missing class
+    # is read as a dataset, so the reader and the fetch check (strict_v2) agree.
+    if "class" in obj and obj["class"] != "dataset":
+        raise fail(f"class er {obj['class']!r}, ventet 'dataset'")
     version = obj.get("version")
     if version is not None and not (isinstance(version, str) and version.startswith("2")):
         raise fail(f"versjon {version!r} støttes ikke (bare JSON-stat 2.0)")

@@ -428,3 +428,19 @@ def test_json_syntax_errors_are_described_in_bokmal() -> None:
     assert "linje 1 kolonne 11: ventet en verdi" in _error('{"value": }')
     assert "mer data etter JSON-verdien" in _error('{"value": 1} 2')
     assert "ventet et feltnavn i doble anførselstegn" in _error("{value: 1}")
+
+
+@pytest.mark.parametrize("cls", [None, "", "bundle", 1])
+def test_a_present_class_other_than_dataset_is_refused_by_reader_and_fetch_check(
+    cls: object,
+) -> None:
+    # Hypothesis found "class": null read by build but refused by fetch; one rule for both.
+    from boso.errors import FetchError
+    from boso.sources import ssb
+
+    cube = _cube(**{"class": cls})
+    with pytest.raises(DataError, match="class er") as read_error:
+        read_jsonstat(cube)
+    with pytest.raises(FetchError) as fetch_error:
+        ssb.check_dataset(cube, "SSB tabell 12008")
+    assert str(fetch_error.value) == f"SSB tabell 12008: {read_error.value}"
