@@ -20,6 +20,8 @@ import pytest
 
 from boso import site
 from boso.errors import DataError
+from boso.outputs import SYNTHETIC_NOTICE
+from boso.site import build
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_REPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "site" / "reports"
@@ -296,7 +298,7 @@ def test_report_pages_hide_inputs_and_load_plotly_once(built: Path):
 def test_synthetic_notice_where_synthetic_data_are_shown(built: Path):
     synthetic = read(built, "kommuner/3203-asker/kommunale_boliger.html")
     real = read(built, "kommuner/3203-asker/befolkning.html")
-    assert "boso-synthetic-banner" in synthetic and site.SYNTHETIC_NOTICE in synthetic
+    assert "boso-synthetic-banner" in synthetic and SYNTHETIC_NOTICE in synthetic
     assert "boso-synthetic-banner" not in real
     method = read(built, "data-og-metode.html")
     assert "boso-synthetic-banner" in method
@@ -388,7 +390,7 @@ def test_format_and_slug():
 def test_cli_builds_project_site(project: Path, capsys, monkeypatch: pytest.MonkeyPatch):
     from boso.cli import main
 
-    monkeypatch.setattr(site.shutil, "which", lambda name: None)  # no quarto here
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no quarto here
     REGISTRY.to_parquet(project / "data/processed/core_klass__kommuner.parquet")
     TABLES["befolkning"].to_parquet(project / "data/processed/out_boso__befolkning.parquet")
     shutil.copytree(FIXTURE_REPORTS / "3203-asker", project / "reports/3203-asker")
@@ -410,15 +412,15 @@ def test_cli_without_registry_is_one_line(project: Path, capsys):
 
 
 def test_run_cli_reports_renderer(monkeypatch, tmp_path: Path, capsys):
-    monkeypatch.setattr(site, "load_inputs", lambda root=None: make_inputs())
+    monkeypatch.setattr(build, "load_inputs", lambda root=None: make_inputs())
     monkeypatch.setattr(
-        site,
+        build,
         "paths",
         lambda: SimpleNamespace(
             root=tmp_path, site=tmp_path / "_site", site_source=tmp_path / "site_src"
         ),
     )
-    assert site.run_cli(SimpleNamespace(renderer="nbconvert")) == 0
+    assert site.run_cli(SimpleNamespace(renderer="nbconvert", jobs=None)) == 0
     assert "bygget med nbconvert:" in capsys.readouterr().out
 
 
