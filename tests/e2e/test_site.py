@@ -445,3 +445,31 @@ def test_headlines_skip_indicators_with_extra_dimensions():
     (card,) = site.headline_numbers(latest, "3903", {"befolkning": "Pris"})
     assert (card.label, card.value, card.landet, card.year) == ("Pris", 40000.0, 55000.0, 2023)
     assert site.headline_numbers(latest, "3203") == []
+
+
+def test_failed_report_kept_for_inspection_is_never_published(tmp_path: Path):
+    # The report runner keeps a failed run as <analysis>.error.ipynb: its numbers may be half
+    # computed, so it must not become a page, a listed analysis or a synthetic flag.
+    reports = tmp_path / "reports"
+    shutil.copytree(FIXTURE_REPORTS, reports)
+    asker = reports / "3203-asker"
+    shutil.copy2(asker / "befolkning.ipynb", asker / "startlan.error.ipynb")
+    found = site.discover_reports(reports)
+    assert [r.path.name for r in found["3203"]] == ["befolkning.ipynb", "kommunale_boliger.ipynb"]
+    out = tmp_path / "_site"
+    site.build_site(make_inputs(reports), out, renderer="nbconvert", jobs=1)
+    assert not [p for p in out.rglob("*") if "error" in p.name]
+    kommune = (out / "kommuner/3203-asker/index.html").read_text("utf-8")
+    assert "startlan.error" not in kommune and 'href="startlan.html"' not in kommune
+
+
+def test_chapter_files_outlive_a_rebuild_but_their_keys_are_not_published(tmp_path: Path):
+    out = tmp_path / "_site"
+    site.build_site(make_inputs(), out, renderer="nbconvert", jobs=1)
+    asker = out / "kommuner/3203-asker"
+    (asker / "statistikkvedlegg.pdf").write_bytes(b"%PDF")
+    (asker / ".statistikkvedlegg.pdf.key").write_text('{"key": "k"}', "utf-8")
+    site.build_site(make_inputs(chapters={"3203": ["pdf"]}), out, renderer="nbconvert", jobs=1)
+    assert (asker / "statistikkvedlegg.pdf").read_bytes() == b"%PDF"
+    assert 'href="statistikkvedlegg.pdf"' in (asker / "index.html").read_text("utf-8")
+    assert not list(out.rglob("*.key"))

@@ -408,3 +408,35 @@ def test_bad_quarto_config_is_one_line(tmp_path: Path, monkeypatch, text: str, m
         site.build_site(make_inputs(quarto_config=config), out, source_dir=tmp_path / "src")
     assert str(config) in str(info.value) and "\n" not in str(info.value)
     assert not out.exists()
+
+
+def test_search_index_forgets_removed_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # quarto render <file> keeps the search entries of deleted pages until a full render.
+    log = quarto_on_path(monkeypatch, tmp_path)
+    fixed_build_time(monkeypatch)
+    monkeypatch.setattr(site_quarto, "QUARTO_INCREMENTAL_SHARE", 0.9)
+    reports = copy_reports(tmp_path)
+    src, out = tmp_path / "site_src", tmp_path / "_site"
+
+    def build(**changes) -> set[str]:
+        site.build_site(
+            make_inputs(reports, **changes), out, renderer="quarto", source_dir=src, jobs=1
+        )
+        entries = json.loads((out / "search.json").read_text("utf-8"))
+        return {e["href"].partition("#")[0] for e in entries}
+
+    def pages() -> set[str]:
+        return {p.relative_to(out).as_posix() for p in out.rglob("*.html")}
+
+    gone = "kommuner/3203-asker/kommunale_boliger.html"
+    assert gone in build() == pages()
+    (reports / "3203-asker/kommunale_boliger.ipynb").unlink()
+    log.unlink()
+    indexed = build()
+    assert ["render", str(src)] not in pc.log_calls(log)  # page by page, not the whole project
+    assert gone not in indexed and indexed == pages()
+    # A kommune leaves the registry: its pages leave the index too.
+    registry = make_inputs().registry
+    indexed = build(registry=registry.loc[registry["kommunenummer"] != "3203"])
+    assert not any(page.startswith("kommuner/3203-") for page in indexed)
+    assert indexed == pages()

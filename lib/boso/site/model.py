@@ -170,7 +170,7 @@ class SiteInputs:
 
     registry: pd.DataFrame
     reports_dir: Path
-    catalog: Sequence[Any] = ()
+    catalog: Sequence[Indicator | IndicatorInfo | Mapping[str, Any]] = ()
     provenance: Sequence[Mapping[str, Any]] = ()
     indicator_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     quarto_config: Path | None = None
