@@ -368,7 +368,7 @@ def write_quarto_sources(
 
     A page's inputs are hashed (a report: its notebook and its place in the site; the build
     time is not part of it, so an unchanged page keeps the footer date of its last render).
-    When the config, this module, a template or an asset changes, every page is rewritten.
+    When the config, the site code, a template or an asset changes, every page is rewritten.
     Sources of pages that no longer exist are deleted with their rendered page.
 
     Args:
