@@ -94,39 +94,6 @@ def _swap_in(build_dir: Path, site_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _keep_chapters(old_site: Path, new_site: Path) -> int:
-    """Carry the statistikkvedlegg of ``boso chapter`` from the old site into a new build.
-
-    Only kommune folders the new site has are kept; files are hard-linked where possible. The
-    chapter runner's cache keys beside them (``.statistikkvedlegg.<format>.key``) are internal
-    and stay out of the published site.
-
-    Returns:
-        The number of chapter files kept.
-    """
-    from boso.chapter.export import FORMATS
-    from boso.chapter.runner import output_path
-
-    kept = 0
-    base = Path(old_site) / "kommuner"
-    if not base.is_dir():
-        return 0
-    for folder in base.iterdir():
-        target = Path(new_site) / "kommuner" / folder.name
-        if not folder.is_dir() or not target.is_dir():
-            continue
-        for fmt in FORMATS:
-            src = output_path(folder, fmt)
-            if not src.is_file() or (target / src.name).exists():
-                continue
-            try:
-                os.link(src, target / src.name)
-            except OSError:
-                shutil.copy2(src, target / src.name)
-            kept += 1
-    return kept
-
-
 def choose_renderer(requested: str = "auto") -> str:
     """``quarto`` when requested or (for ``auto``) when it is on PATH, else ``nbconvert``."""
     if requested not in RENDERERS:
@@ -199,7 +166,9 @@ def build_site(
             json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8"
         )
         os.chmod(build_dir, 0o755)  # mkdtemp makes it 0700; a served site must be readable
-        _keep_chapters(site_dir, build_dir)  # boso chapter's files outlive a rebuild
+        from boso.chapter.runner import keep_chapters  # boso chapter's files outlive a rebuild
+
+        keep_chapters(site_dir, build_dir)
         _swap_in(build_dir, site_dir)
     except BaseException:
         shutil.rmtree(build_dir, ignore_errors=True)
