@@ -322,7 +322,7 @@ def test_caption_output_carries_caption_csv_and_notice_for_lab() -> None:
 
     assert html.CAPTION_KIND == figures.CAPTION_KIND
     outputs = [{"metadata": {"boso": {"kind": "figure"}}}, {"metadata": meta}, {"metadata": {}}]
-    assert html._page_outputs(outputs) == [outputs[0], outputs[2]]
+    assert html.page_outputs(outputs) == [outputs[0], outputs[2]]
 
 
 def test_with_caption_writes_the_source_under_the_plot() -> None:

@@ -29,7 +29,7 @@ def test_a_figure_output_reads_back_as_a_figure() -> None:
     caption = as_output(outputs.CaptionOutput(shown))
     assert outputs.output_kind(caption) == outputs.CAPTION_KIND
     # The site leaves the front-end caption out: the figure's own HTML carries it.
-    assert html._page_outputs([out, caption]) == [out]
+    assert html.page_outputs([out, caption]) == [out]
 
 
 def test_synthetic_outputs_are_marked_and_read_as_synthetic() -> None:

@@ -141,7 +141,7 @@ def _layout_html(env: Any, page: Page | ReportPage, content: str, built: str, **
     )
 
 
-def _page_outputs(outputs: list[Any]) -> list[Any]:
+def page_outputs(outputs: list[Any]) -> list[Any]:
     """A cell's outputs as a page shows them: without the caption outputs that repeat a
     figure's caption for notebook front ends (the figure's own HTML carries it here)."""
     return [o for o in outputs if output_kind(o) != CAPTION_KIND]
@@ -168,7 +168,7 @@ def report_content(page: ReportPage) -> str:
         # never shown, and deep-copying it was most of nbconvert's time per page.
         for cell in nb.cells:
             if cell.get("outputs"):
-                cell["outputs"] = _page_outputs(cell["outputs"])
+                cell["outputs"] = page_outputs(cell["outputs"])
             for output in cell.get("outputs") or ():
                 (output.get("data") or {}).pop(PLOTLY_MIME, None)
     except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError) as exc:
@@ -199,7 +199,8 @@ def _convert_batch(batch: list[tuple[ReportPage, str, str]]) -> list[tuple[str, 
     return out
 
 
-def _copy_assets(target: Path) -> None:
+def copy_assets(target: Path) -> None:
+    """Copy the site's assets (CSS, JS, plotly.min.js) into ``target`` (both renderers)."""
     target.mkdir(parents=True, exist_ok=True)
     for asset in ASSETS.iterdir():
         if asset.is_file() and not asset.name.startswith("."):
@@ -230,7 +231,7 @@ def render_nbconvert(
         data = _layout_html(env, page, page.content, built).encode("utf-8")
         target.write_bytes(data)
         sizes[page.path] = len(data)
-    _copy_assets(out_dir / "assets")
+    copy_assets(out_dir / "assets")
 
     from tqdm import tqdm
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from boso.errors import BosoError, DataError
 from boso.outputs import PLOTLY_MIME, SYNTHETIC_NOTICE
-from boso.site.html import ASSETS, _copy_assets, _page_outputs, report_content, run_batches
+from boso.site.html import ASSETS, copy_assets, page_outputs, report_content, run_batches
 from boso.site.model import (
     NAV,
     SITE_TITLE,
@@ -217,7 +217,7 @@ def quarto_report_notebook(page: ReportPage) -> dict[str, Any]:
     nb = json.loads(page.source.read_text("utf-8"))
     for cell in nb.get("cells", []):
         if cell.get("outputs"):
-            cell["outputs"] = _page_outputs(cell["outputs"])
+            cell["outputs"] = page_outputs(cell["outputs"])
         for output in cell.get("outputs") or ():
             (output.get("data") or {}).pop(PLOTLY_MIME, None)
     root = "../" * page.path.count("/")
@@ -405,7 +405,7 @@ def write_quarto_sources(
     partial = (TEMPLATES / "quarto-title-block.html").read_text("utf-8")
     _write_atomic(src_dir / QUARTO_TITLE_PARTIAL, partial)
     if not state or not (src_dir / "assets" / "plotly.min.js").is_file():
-        _copy_assets(src_dir / "assets")
+        copy_assets(src_dir / "assets")
 
     sources: dict[str, str] = {}
     written: list[str] = []
