@@ -4,7 +4,7 @@ Each kommune's files go to ``_site/kommuner/<knr>-<slug>/statistikkvedlegg.{pdf,
 is rebuilt only when its key changes: the SHA-256 over the content hashes of the kommune's
 executed reports (``boso.reports.FileHasher``, cached in ``reports/.boso-cache.json``), the
 headline numbers and data sources it shows, the catalog definitions, the chapter code and the
-format. The key is stored outside the published site (``._site.chapter-keys/<knr>-<slug>/``,
+format. The key is stored outside the published site (``.boso-chapter-keys/_site/<knr>-<slug>/``
 beside ``_site/``) only after the file was written (atomically). A failure is reported for that
 kommune and the others carry on.
 ``boso site`` keeps these files when it rebuilds the site (:func:`keep_chapters`) and links them
@@ -75,8 +75,9 @@ def output_path(folder: Path, fmt: str) -> Path:
 def _key_path(folder: Path, fmt: str) -> Path:
     # Beside the site, not in it: a cache key is internal, everything in _site/ is published, and
     # a site rebuild (a new _site/ swapped in) leaves it where it is.
+    # (Not named ._site.*: that is what a killed site build leaves behind.)
     site_dir = folder.parent.parent
-    keys = site_dir.parent / f".{site_dir.name}.chapter-keys"
+    keys = site_dir.parent / ".boso-chapter-keys" / site_dir.name
     return keys / folder.name / f"{BASENAME}.{fmt}.key"
 
 
