@@ -77,9 +77,10 @@ def run() -> str:
     """Run the benchmark; returns the Markdown section for BENCHMARKS.md."""
     from boso import site
     from boso.config import paths
+    from boso.site import model
 
     project = paths()
-    registry = site.validate_registry(site._load_registry(project.processed))
+    registry = site.validate_registry(model._load_registry(project.processed))
     names = dict(zip(registry["kommunenummer"], registry["kommunenavn"], strict=True))
     have = site.discover_reports(project.reports)
     if not have:

@@ -52,10 +52,11 @@ TARGET_MEDIAN = 500_000
 
 
 def _registry() -> pd.DataFrame:
-    from boso import site
+    from boso.config import paths
+    from boso.site import model
 
     try:
-        return site._load_registry(site.paths().processed)
+        return model._load_registry(paths().processed)
     except Exception:  # no processed data yet: a registry-shaped stand-in of 357 kommuner
         return pd.DataFrame(
             {
@@ -93,9 +94,9 @@ def _measure(inputs, workdir: Path) -> dict:
 def _stand_ins() -> tuple[dict[str, Path], str]:
     """One executed notebook per analysis: a real kommune's from the project when it has all
     five (representative page weights), else the small hand-made fixtures."""
-    from boso import site
+    from boso.config import paths
 
-    reports = site.paths().reports
+    reports = paths().reports
     for folder in sorted(reports.glob("[0-9][0-9][0-9][0-9]-*")):
         found = {a: folder / f"{a}.ipynb" for a in STAND_IN}
         if all(p.is_file() for p in found.values()):
@@ -106,6 +107,7 @@ def _stand_ins() -> tuple[dict[str, Path], str]:
 def _scaled_inputs(workdir: Path):
     """Every kommune of the registry × the five analyses (copies of the stand-in notebooks)."""
     from boso import site
+    from boso.site import model
 
     registry = _registry()
     reports = workdir / "reports"
@@ -115,7 +117,7 @@ def _scaled_inputs(workdir: Path):
         folder.mkdir(parents=True)
         for analysis, source in stand_ins.items():
             shutil.copyfile(source, folder / f"{analysis}.ipynb")
-    inputs = site.SiteInputs(registry=registry, reports_dir=reports, catalog=site._load_catalog())
+    inputs = site.SiteInputs(registry=registry, reports_dir=reports, catalog=model._load_catalog())
     return inputs, label
 
 
@@ -127,15 +129,16 @@ def full_scale(workdir: Path) -> tuple[dict, str]:
 def quarto(workdir: Path) -> str:
     """The Quarto renderer: page sources (no Quarto needed) and, with Quarto, render times."""
     from boso import site
+    from boso.site import quarto as site_quarto
 
     inputs, label = _scaled_inputs(workdir / "scaled")
     model = site.build_model(inputs, renderer_text="Quarto", built="bench")
     src = workdir / "site_src"
     start = time.perf_counter()
-    first = site.write_quarto_sources(model, src, None, built="bench")
+    first = site_quarto.write_quarto_sources(model, src, None, built="bench")
     first_s = time.perf_counter() - start
     start = time.perf_counter()
-    again = site.write_quarto_sources(model, src, None, built="bench")
+    again = site_quarto.write_quarto_sources(model, src, None, built="bench")
     again_s = time.perf_counter() - start
     lines = [
         "## Site build with Quarto (`boso site --renderer quarto`)",
@@ -174,7 +177,7 @@ def quarto(workdir: Path) -> str:
         start = time.perf_counter()
         site.build_site(small_inputs, small / "_site", renderer="quarto", source_dir=small / "src")
         total = time.perf_counter() - start
-        state = json.loads((small / "src" / site.QUARTO_STATE_NAME).read_text("utf-8"))
+        state = json.loads((small / "src" / site_quarto.QUARTO_STATE_NAME).read_text("utf-8"))
         runs.append((step, state.get("last_render") or {}, total))
     for step, last, total in runs:
         per_page = last.get("seconds_per_page")

@@ -214,13 +214,39 @@ def fake_quarto_main(args: list[str], log: Path, fail: bool) -> int:
     output_dir = project / config["project"]["output-dir"]
     if target.is_dir():
         shutil.rmtree(output_dir, ignore_errors=True)
-        for rel in _project_sources(project, output_dir):
+        rendered = _project_sources(project, output_dir)
+        for rel in rendered:
             render_standin(project, rel, output_dir)
         for resource in config["project"].get("resources", []):
             shutil.copytree(project / resource, output_dir / resource, dirs_exist_ok=True)
     else:
-        render_standin(project, target.relative_to(project).as_posix(), output_dir)
+        rendered = [target.relative_to(project).as_posix()]
+        render_standin(project, rendered[0], output_dir)
+    _update_search_index(output_dir, rendered)
     return 0
+
+
+def _update_search_index(output_dir: Path, rendered: list[str]) -> None:
+    """``search.json`` as Quarto keeps it: a rendered page replaces its own entries (one for the
+    page, one per section) and every other entry stays, those of deleted pages included, until
+    a whole-project render starts from an empty output dir."""
+    path = output_dir / "search.json"
+    entries = json.loads(path.read_text("utf-8")) if path.is_file() else []
+    for rel in rendered:
+        href = Path(rel).with_suffix(".html").as_posix()
+        entries = [e for e in entries if e["href"].partition("#")[0] != href]
+        for anchor in ("", "#innhold"):
+            entries.append(
+                {
+                    "objectID": href + anchor,
+                    "href": href + anchor,
+                    "title": href,
+                    "section": anchor.lstrip("#"),
+                    "text": "",
+                    "crumbs": [],
+                }
+            )
+    path.write_text(json.dumps(entries, indent=2), "utf-8")
 
 
 def write_fake_quarto(bin_dir: Path, log: Path, fail: bool = False) -> Path:

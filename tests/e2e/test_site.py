@@ -20,6 +20,8 @@ import pytest
 
 from boso import site
 from boso.errors import DataError
+from boso.outputs import SYNTHETIC_NOTICE
+from boso.site import build
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_REPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "site" / "reports"
@@ -296,7 +298,7 @@ def test_report_pages_hide_inputs_and_load_plotly_once(built: Path):
 def test_synthetic_notice_where_synthetic_data_are_shown(built: Path):
     synthetic = read(built, "kommuner/3203-asker/kommunale_boliger.html")
     real = read(built, "kommuner/3203-asker/befolkning.html")
-    assert "boso-synthetic-banner" in synthetic and site.SYNTHETIC_NOTICE in synthetic
+    assert "boso-synthetic-banner" in synthetic and SYNTHETIC_NOTICE in synthetic
     assert "boso-synthetic-banner" not in real
     method = read(built, "data-og-metode.html")
     assert "boso-synthetic-banner" in method
@@ -388,7 +390,7 @@ def test_format_and_slug():
 def test_cli_builds_project_site(project: Path, capsys, monkeypatch: pytest.MonkeyPatch):
     from boso.cli import main
 
-    monkeypatch.setattr(site.shutil, "which", lambda name: None)  # no quarto here
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no quarto here
     REGISTRY.to_parquet(project / "data/processed/core_klass__kommuner.parquet")
     TABLES["befolkning"].to_parquet(project / "data/processed/out_boso__befolkning.parquet")
     shutil.copytree(FIXTURE_REPORTS / "3203-asker", project / "reports/3203-asker")
@@ -410,15 +412,15 @@ def test_cli_without_registry_is_one_line(project: Path, capsys):
 
 
 def test_run_cli_reports_renderer(monkeypatch, tmp_path: Path, capsys):
-    monkeypatch.setattr(site, "load_inputs", lambda root=None: make_inputs())
+    monkeypatch.setattr(build, "load_inputs", lambda root=None: make_inputs())
     monkeypatch.setattr(
-        site,
+        build,
         "paths",
         lambda: SimpleNamespace(
             root=tmp_path, site=tmp_path / "_site", site_source=tmp_path / "site_src"
         ),
     )
-    assert site.run_cli(SimpleNamespace(renderer="nbconvert")) == 0
+    assert site.run_cli(SimpleNamespace(renderer="nbconvert", jobs=None)) == 0
     assert "bygget med nbconvert:" in capsys.readouterr().out
 
 
@@ -443,3 +445,31 @@ def test_headlines_skip_indicators_with_extra_dimensions():
     (card,) = site.headline_numbers(latest, "3903", {"befolkning": "Pris"})
     assert (card.label, card.value, card.landet, card.year) == ("Pris", 40000.0, 55000.0, 2023)
     assert site.headline_numbers(latest, "3203") == []
+
+
+def test_failed_report_kept_for_inspection_is_never_published(tmp_path: Path):
+    # The report runner keeps a failed run as <analysis>.error.ipynb: its numbers may be half
+    # computed, so it must not become a page, a listed analysis or a synthetic flag.
+    reports = tmp_path / "reports"
+    shutil.copytree(FIXTURE_REPORTS, reports)
+    asker = reports / "3203-asker"
+    shutil.copy2(asker / "befolkning.ipynb", asker / "startlan.error.ipynb")
+    found = site.discover_reports(reports)
+    assert [r.path.name for r in found["3203"]] == ["befolkning.ipynb", "kommunale_boliger.ipynb"]
+    out = tmp_path / "_site"
+    site.build_site(make_inputs(reports), out, renderer="nbconvert", jobs=1)
+    assert not [p for p in out.rglob("*") if "error" in p.name]
+    kommune = (out / "kommuner/3203-asker/index.html").read_text("utf-8")
+    assert "startlan.error" not in kommune and 'href="startlan.html"' not in kommune
+
+
+def test_chapter_files_outlive_a_rebuild_but_their_keys_are_not_published(tmp_path: Path):
+    out = tmp_path / "_site"
+    site.build_site(make_inputs(), out, renderer="nbconvert", jobs=1)
+    asker = out / "kommuner/3203-asker"
+    (asker / "statistikkvedlegg.pdf").write_bytes(b"%PDF")
+    (asker / ".statistikkvedlegg.pdf.key").write_text('{"key": "k"}', "utf-8")
+    site.build_site(make_inputs(chapters={"3203": ["pdf"]}), out, renderer="nbconvert", jobs=1)
+    assert (asker / "statistikkvedlegg.pdf").read_bytes() == b"%PDF"
+    assert 'href="statistikkvedlegg.pdf"' in (asker / "index.html").read_text("utf-8")
+    assert not list(out.rglob("*.key"))

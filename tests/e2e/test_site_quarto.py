@@ -28,6 +28,10 @@ from test_site import FIXTURE_REPORTS, REPO, make_inputs
 import pandoc_check as pc
 from boso import site
 from boso.errors import BosoError
+from boso.outputs import PLOTLY_MIME, SYNTHETIC_NOTICE
+from boso.site import build
+from boso.site import model as site_model
+from boso.site import quarto as site_quarto
 
 
 @dataclass
@@ -152,7 +156,7 @@ def test_every_source_parses_as_quarto_would_read_it(quarto: QuartoBuild, fallba
             (banner,) = banners
             assert banner["c"][0][1] == ["boso-synthetic", "boso-synthetic-banner"], where
             assert ["role", "note"] in banner["c"][0][2], where
-            assert pc.stringify(banner["c"][1]).startswith(site.SYNTHETIC_NOTICE), where
+            assert pc.stringify(banner["c"][1]).startswith(SYNTHETIC_NOTICE), where
         else:
             assert banners == [], where
         # One visible title: the content's <h1>; Quarto's own title block is replaced.
@@ -220,18 +224,18 @@ def test_quarto_config_matches_fallback_navigation(quarto: QuartoBuild):
     assert cfg["execute"]["enabled"] is False
     assert cfg["website"]["navbar"]["search"] is True
     nav = [(i["text"], i["href"]) for i in cfg["website"]["navbar"]["left"]]
-    assert nav == [(item.text, item.source) for item in site.NAV]
+    assert nav == [(item.text, item.source) for item in site_model.NAV]
     html = cfg["format"]["html"]
     assert html["html-table-processing"] == "none"
-    assert html["template-partials"] == [site.QUARTO_TITLE_PARTIAL]
+    assert html["template-partials"] == [site_quarto.QUARTO_TITLE_PARTIAL]
     # The title partial shows no title (the content has the <h1>).
-    partial = (quarto.src / site.QUARTO_TITLE_PARTIAL).read_text("utf-8")
+    partial = (quarto.src / site_quarto.QUARTO_TITLE_PARTIAL).read_text("utf-8")
     assert "$title$" not in partial and "<h1" not in partial
     # Everything the config names exists in the generated project.
     assert (quarto.src / html["css"]).is_file()
     for resource in cfg["project"]["resources"]:
         assert (quarto.src / resource).is_dir()
-    assert yaml.safe_load(site.default_quarto_config()) == cfg
+    assert yaml.safe_load(site_quarto.default_quarto_config()) == cfg
     assert yaml.safe_load((quarto.src / "_quarto.yml").read_text("utf-8")) == cfg
 
 
@@ -248,31 +252,31 @@ def test_titles_and_banner_text_are_literal(tmp_path: Path, title: str):
         "kommuner/9999-x/index.html", "kommune", title, "<h1>x</h1>", "kommuner", synthetic=True
     )
     path = tmp_path / "p.qmd"
-    path.write_text(site._qmd(page, "01.01.2026 12:00"), "utf-8")
+    path.write_text(site_quarto._qmd(page, "01.01.2026 12:00"), "utf-8")
     ast = pc.read_ast(path)
     assert pc.stringify(pc.meta_value(ast, "title")) == title
     (banner,) = [el for el in pc.walk(ast["blocks"]) if el["t"] == "Div"]
-    assert pc.stringify(banner["c"][1]) == f"{site.SYNTHETIC_NOTICE}. {site.SYNTHETIC_DETAIL}"
+    assert pc.stringify(banner["c"][1]) == f"{SYNTHETIC_NOTICE}. {site_model.SYNTHETIC_DETAIL}"
 
 
 def test_raw_block_fence_cannot_be_closed_by_the_content(tmp_path: Path):
     content = "<h1>x</h1>\n<pre>\n```\n````\n</pre>\n<p>after</p>"
     page = site.Page("om.html", "om", "Om", content, "om")
     path = tmp_path / "p.qmd"
-    path.write_text(site._qmd(page), "utf-8")
+    path.write_text(site_quarto._qmd(page), "utf-8")
     raws = pc.raw_html(pc.read_ast(path)["blocks"])
     assert any(content in raw for raw in raws)
 
 
 def test_report_notebook_cells_keep_their_lines(tmp_path: Path):
     (report,) = [r for r in model().reports if r.synthetic]
-    nb = site.quarto_report_notebook(report)
+    nb = site_quarto.quarto_report_notebook(report)
     for cell in nb["cells"][:2]:
         assert isinstance(cell["source"], list) and len(cell["source"]) > 2
         assert all(line.endswith("\n") for line in cell["source"])
     for cell in nb["cells"]:
         for output in cell.get("outputs", []):
-            assert site.PLOTLY_MIME not in output.get("data", {})
+            assert PLOTLY_MIME not in output.get("data", {})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,13 +306,13 @@ class _Clock(datetime.datetime):
 
 def fixed_build_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # The "Om" page states the build time: a minute boundary between two builds would change it.
-    monkeypatch.setattr(site, "dt", SimpleNamespace(datetime=_Clock))
+    monkeypatch.setattr(build, "dt", SimpleNamespace(datetime=_Clock))
 
 
 def test_rerun_renders_only_changed_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     log = quarto_on_path(monkeypatch, tmp_path)
     fixed_build_time(monkeypatch)
-    monkeypatch.setattr(site, "QUARTO_INCREMENTAL_SHARE", 0.5)
+    monkeypatch.setattr(site_quarto, "QUARTO_INCREMENTAL_SHARE", 0.5)
     reports = copy_reports(tmp_path)
     src, out = tmp_path / "site_src", tmp_path / "_site"
 
@@ -353,7 +357,7 @@ def test_rerun_renders_only_changed_pages(tmp_path: Path, monkeypatch: pytest.Mo
 def test_failed_page_is_rendered_again_next_time(tmp_path: Path, monkeypatch):
     log = quarto_on_path(monkeypatch, tmp_path)
     fixed_build_time(monkeypatch)
-    monkeypatch.setattr(site, "QUARTO_INCREMENTAL_SHARE", 0.5)
+    monkeypatch.setattr(site_quarto, "QUARTO_INCREMENTAL_SHARE", 0.5)
     reports = copy_reports(tmp_path)
     src, out = tmp_path / "site_src", tmp_path / "_site"
     site.build_site(make_inputs(reports), out, renderer="quarto", source_dir=src, jobs=1)
@@ -404,3 +408,35 @@ def test_bad_quarto_config_is_one_line(tmp_path: Path, monkeypatch, text: str, m
         site.build_site(make_inputs(quarto_config=config), out, source_dir=tmp_path / "src")
     assert str(config) in str(info.value) and "\n" not in str(info.value)
     assert not out.exists()
+
+
+def test_search_index_forgets_removed_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # quarto render <file> keeps the search entries of deleted pages until a full render.
+    log = quarto_on_path(monkeypatch, tmp_path)
+    fixed_build_time(monkeypatch)
+    monkeypatch.setattr(site_quarto, "QUARTO_INCREMENTAL_SHARE", 0.9)
+    reports = copy_reports(tmp_path)
+    src, out = tmp_path / "site_src", tmp_path / "_site"
+
+    def build(**changes) -> set[str]:
+        site.build_site(
+            make_inputs(reports, **changes), out, renderer="quarto", source_dir=src, jobs=1
+        )
+        entries = json.loads((out / "search.json").read_text("utf-8"))
+        return {e["href"].partition("#")[0] for e in entries}
+
+    def pages() -> set[str]:
+        return {p.relative_to(out).as_posix() for p in out.rglob("*.html")}
+
+    gone = "kommuner/3203-asker/kommunale_boliger.html"
+    assert gone in build() == pages()
+    (reports / "3203-asker/kommunale_boliger.ipynb").unlink()
+    log.unlink()
+    indexed = build()
+    assert ["render", str(src)] not in pc.log_calls(log)  # page by page, not the whole project
+    assert gone not in indexed and indexed == pages()
+    # A kommune leaves the registry: its pages leave the index too.
+    registry = make_inputs().registry
+    indexed = build(registry=registry.loc[registry["kommunenummer"] != "3203"])
+    assert not any(page.startswith("kommuner/3203-") for page in indexed)
+    assert indexed == pages()

@@ -197,8 +197,8 @@ def _wait_for(predicate, seconds: float = 240) -> bool:
 def test_site_workers_exit_when_the_parent_is_killed(tmp_path, reliability):
     script = (
         "import os, sys, time\n"
-        "from boso import site\n"
-        "pool = site._worker_pool(2)\n"
+        "from boso.site import html\n"
+        "pool = html._worker_pool(2)\n"
         "pids = {pool.submit(os.getpid).result() for _ in range(8)}\n"
         "print(' '.join(map(str, pids)), flush=True)\n"
         "time.sleep(600)\n"

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from boso import site
+from boso.site import quarto
 from pandoc_check import write_fake_quarto
 from robustness.harness import run_boso, tree_digest
 
@@ -111,7 +112,7 @@ def test_damaged_working_copy_is_rebuilt(quarto_project: Path, reliability, case
     before = site_of(quarto_project)
     src = quarto_project / "site_src"
     if case == "state file garbage":
-        (src / site.QUARTO_STATE_NAME).write_text("{not json", "utf-8")
+        (src / quarto.QUARTO_STATE_NAME).write_text("{not json", "utf-8")
     elif case == "rendered page deleted by hand":
         (src / "_site/kommuner/3203-asker/befolkning.html").unlink()
     else:

@@ -7,6 +7,7 @@ hold that the chapter cannot read breaks these tests.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -172,7 +173,8 @@ def test_published_and_kept_chapters(tmp_path: Path) -> None:
     asker = old / "kommuner" / "3203-asker"
     asker.mkdir(parents=True)
     (asker / "statistikkvedlegg.pdf").write_bytes(b"%PDF")
-    (asker / ".statistikkvedlegg.pdf.key").write_text(json.dumps({"key": "k"}))
+    runner._key_path(asker, "pdf").parent.mkdir(parents=True)
+    runner._key_path(asker, "pdf").write_text(json.dumps({"key": "k"}))
     gone = old / "kommuner" / "9999-borte"
     gone.mkdir()
     (gone / "statistikkvedlegg.docx").write_bytes(b"PK")
@@ -180,8 +182,12 @@ def test_published_and_kept_chapters(tmp_path: Path) -> None:
     (new / "kommuner" / "3203-asker").mkdir(parents=True)
     assert runner.keep_chapters(old, new) == 1
     assert (new / "kommuner" / "3203-asker" / "statistikkvedlegg.pdf").read_bytes() == b"%PDF"
-    assert runner.stored_key(new / "kommuner" / "3203-asker", "pdf") == "k"
     assert not (new / "kommuner" / "9999-borte").exists()
+    # The key is not published, and a rebuilt site (swapped in at the same path) still finds it.
+    assert not [p for p in [*old.rglob("*"), *new.rglob("*")] if p.suffix == ".key"]
+    shutil.rmtree(old)
+    new.rename(old)
+    assert runner.stored_key(old / "kommuner" / "3203-asker", "pdf") == "k"
 
 
 def test_kommune_page_links_the_published_chapter(tmp_path: Path) -> None:

@@ -318,11 +318,11 @@ def test_caption_output_carries_caption_csv_and_notice_for_lab() -> None:
     back = pd.read_csv(StringIO(csv))
     assert back["verdi"].tolist() == pytest.approx(chart.data["verdi"].tolist(), nan_ok=True)
     assert meta == {"boso": {"kind": "caption", "of": "figure", "title": chart.title}}
-    from boso import site
+    from boso.site import html
 
-    assert site.CAPTION_KIND == figures.CAPTION_KIND
+    assert html.CAPTION_KIND == figures.CAPTION_KIND
     outputs = [{"metadata": {"boso": {"kind": "figure"}}}, {"metadata": meta}, {"metadata": {}}]
-    assert site._page_outputs(outputs) == [outputs[0], outputs[2]]
+    assert html.page_outputs(outputs) == [outputs[0], outputs[2]]
 
 
 def test_with_caption_writes_the_source_under_the_plot() -> None:

@@ -7,8 +7,9 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from boso import outputs, site, text
+from boso import outputs, text
 from boso.chapter import export, model, render
+from boso.site import html
 
 
 def as_output(obj) -> dict:  # noqa: ANN001 - any output object of boso.outputs
@@ -28,7 +29,7 @@ def test_a_figure_output_reads_back_as_a_figure() -> None:
     caption = as_output(outputs.CaptionOutput(shown))
     assert outputs.output_kind(caption) == outputs.CAPTION_KIND
     # The site leaves the front-end caption out: the figure's own HTML carries it.
-    assert site._page_outputs([out, caption]) == [out]
+    assert html.page_outputs([out, caption]) == [out]
 
 
 def test_synthetic_outputs_are_marked_and_read_as_synthetic() -> None:
@@ -48,7 +49,7 @@ def test_synthetic_outputs_are_marked_and_read_as_synthetic() -> None:
 
 
 def test_the_synthetic_notice_is_defined_once() -> None:
-    assert site.SYNTHETIC_NOTICE is outputs.SYNTHETIC_NOTICE
+    assert html.SYNTHETIC_NOTICE is outputs.SYNTHETIC_NOTICE
     assert export.SYNTHETIC_NOTICE is outputs.SYNTHETIC_NOTICE
     assert render.NOTICE_SHORT is outputs.SYNTHETIC_ANNOTATION
     assert outputs.SYNTHETIC_NOTICE.startswith(outputs.SYNTHETIC_ANNOTATION)

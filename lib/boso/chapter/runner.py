@@ -4,8 +4,9 @@ Each kommune's files go to ``_site/kommuner/<knr>-<slug>/statistikkvedlegg.{pdf,
 is rebuilt only when its key changes: the SHA-256 over the content hashes of the kommune's
 executed reports (``boso.reports.FileHasher``, cached in ``reports/.boso-cache.json``), the
 headline numbers and data sources it shows, the catalog definitions, the chapter code and the
-format. The key is stored beside the file (``.statistikkvedlegg.<format>.key``) only after the
-file was written (atomically). A failure is reported for that kommune and the others carry on.
+format. The key is stored outside the published site (``.boso-chapter-keys/_site/<knr>-<slug>/``
+beside ``_site/``) only after the file was written (atomically). A failure is reported for that
+kommune and the others carry on.
 ``boso site`` keeps these files when it rebuilds the site (:func:`keep_chapters`) and links them
 from the kommune page (:func:`published_chapters`).
 """
@@ -72,11 +73,16 @@ def output_path(folder: Path, fmt: str) -> Path:
 
 
 def _key_path(folder: Path, fmt: str) -> Path:
-    return folder / f".{BASENAME}.{fmt}.key"
+    # Beside the site, not in it: a cache key is internal, everything in _site/ is published, and
+    # a site rebuild (a new _site/ swapped in) leaves it where it is.
+    # (Not named ._site.*: that is what a killed site build leaves behind.)
+    site_dir = folder.parent.parent
+    keys = site_dir.parent / ".boso-chapter-keys" / site_dir.name
+    return keys / folder.name / f"{BASENAME}.{fmt}.key"
 
 
 def stored_key(folder: Path, fmt: str) -> str | None:
-    """The key stored beside a chapter file, or ``None``."""
+    """The key stored for a chapter file (see :func:`_key_path`), or ``None``."""
     try:
         return json.loads(_key_path(folder, fmt).read_text("utf-8")).get("key")
     except (OSError, ValueError, AttributeError):
@@ -100,7 +106,7 @@ def published_chapters(site_dir: Path) -> dict[str, list[str]]:
 
 
 def keep_chapters(old_site: Path, new_site: Path) -> int:
-    """Carry chapter files (and their keys) from the old site into a new build of it.
+    """Carry chapter files from the old site into a new build of it (their keys stay outside).
 
     Only kommune folders the new site has are kept. Files are hard-linked where possible.
 
@@ -116,14 +122,14 @@ def keep_chapters(old_site: Path, new_site: Path) -> int:
         if not folder.is_dir() or not target.is_dir():
             continue
         for fmt in FORMATS:
-            for src in (output_path(folder, fmt), _key_path(folder, fmt)):
-                if not src.is_file() or (target / src.name).exists():
-                    continue
-                try:
-                    os.link(src, target / src.name)
-                except OSError:
-                    shutil.copy2(src, target / src.name)
-                kept += src.suffix != ".key"
+            src = output_path(folder, fmt)
+            if not src.is_file() or (target / src.name).exists():
+                continue
+            try:
+                os.link(src, target / src.name)
+            except OSError:
+                shutil.copy2(src, target / src.name)
+            kept += 1
     return kept
 
 

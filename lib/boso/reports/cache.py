@@ -151,7 +151,7 @@ _NOT_REPORT_CODE = (
     "assets/",
     "cli.py",
     "build.py",
-    "site.py",
+    "site/",
     "reports/",
 )
 
