@@ -64,6 +64,14 @@ CSV_COLUMNS = [
 ]
 
 _counter = itertools.count(1)
+
+
+def reset_figure_ids() -> None:
+    """Start figure element ids again from 1 (the report kernels call this per notebook)."""
+    global _counter
+    _counter = itertools.count(1)
+
+
 # boso metadata kind of the caption output that follows a figure for notebook front ends.
 CAPTION_KIND = "caption"
 #: Key of boso's own metadata in an output's (and a notebook's) ``metadata``.

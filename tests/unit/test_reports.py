@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -75,6 +76,16 @@ def write_table(path: Path, *lines: str) -> None:
 
 def statuses(summary: reports.RunSummary) -> dict[tuple[str, str], str]:
     return {(r.kommunenummer, r.analysis): r.status for r in summary.results}
+
+
+def figure_html(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "".join(
+        o.get("data", {}).get("text/html", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 def stdout_of(path: Path) -> str:
@@ -378,7 +389,12 @@ def test_warm_kernel_isolates_notebooks_and_recovers_after_failure(
     assert len(pids) == 1, "the notebooks should share one kernel"
     assert all("leaked=False" in out for out in outputs if out.startswith("beta"))
     beta = nbformat.read(setup["reports"] / "3218-as" / "beta.ipynb", as_version=4)
-    assert [c.execution_count for c in beta.cells if c.cell_type == "code"] == [1, 2, 3]
+    assert [c.execution_count for c in beta.cells if c.cell_type == "code"] == [1, 2, 3, 4]
+    # A report's HTML does not depend on what the kernel ran before: figure ids restart.
+    for folder in ("0301-oslo", "3218-as"):
+        for analysis in ("alpha", "beta"):
+            html = figure_html(setup["reports"] / folder / f"{analysis}.ipynb")
+            assert re.search(r'id="fig-[0-9a-f]{10}-1"', html), (folder, analysis)
 
     # After a failure the kernel is replaced, and the next notebook still runs cleanly.
     write_table(setup["demo"], "fail:0301")

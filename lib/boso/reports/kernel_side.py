@@ -116,6 +116,11 @@ def reset() -> None:
     pio = sys.modules.get("plotly.io")
     if pio is not None and state.plotly is not None:
         pio.templates.default, pio.renderers.default = state.plotly
+    outputs = sys.modules.get("boso.outputs")
+    if outputs is not None:
+        # Figure ids count from 1 in every report, so a report's HTML does not depend on
+        # which warm kernel ran it before.
+        outputs.reset_figure_ids()
 
 
 def begin_notebook(clean: bool) -> None:
