@@ -18,17 +18,10 @@ import numpy as np
 import pandas as pd
 
 from boso.errors import DataError, QueryError
+from boso.kommune import LEVEL_ORDER, region_labels
 
 # Why a row has no value (see gap_reasons); set by comparison() and prepare().
 GAP_COLUMN = "mangler"
-# Display order of comparison levels (kommune first, then its peers, landet last).
-LEVEL_ORDER = {"kommune": 0, "kostragruppe": 1, "fylke": 2, "landet": 3}
-LEVEL_NAMES = {
-    "kommune": "kommune",
-    "kostragruppe": "KOSTRA-gruppe",
-    "fylke": "fylke",
-    "landet": "landet",
-}
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -64,36 +57,9 @@ def comparison(
     """
     from boso import processed
 
-    try:
-        df = processed.comparison(indicator, kommunenummer)
-    except ValueError:
-        # processed.comparison builds a categorical from region names and fails when two
-        # levels share a name (Oslo kommune / Oslo fylke); assemble the same rows here.
-        df = _comparison_rows(indicator, kommunenummer)
+    df = processed.comparison(indicator, kommunenummer)
     df = _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
     return processed.reader_order(with_gap_reasons(df, indicator))
-
-
-def _comparison_rows(indicator: str, kommunenummer: str) -> pd.DataFrame:
-    from boso import processed
-
-    info = processed.kommune_info(kommunenummer)
-    frame = processed.load_indicator(indicator, nivaa=None)
-    wanted = [
-        ("kommune", info["kommunenummer"]),
-        ("kostragruppe", info.get("kostragruppe")),
-        ("fylke", info.get("fylkesnummer")),
-        ("landet", "0"),
-    ]
-    parts = [
-        frame.loc[(frame["nivaa"] == level) & (frame["region"] == region)]
-        for level, region in wanted
-        if region is not None
-    ]
-    parts = [p.assign(sammenligning=p["regionnavn"].astype(str)) for p in parts if not p.empty]
-    if not parts:
-        return frame.iloc[0:0].assign(sammenligning=pd.Series(dtype=str))
-    return pd.concat(parts, ignore_index=True)
 
 
 def kommune_series(
@@ -161,15 +127,8 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         # region is never published), so they are fixed here, before any chart slices.
         df = df.assign(**{GAP_COLUMN: gap_reasons(df)})
     if "nivaa" in df.columns and not df.empty:
-        # One label per region: Oslo is both a kommune and a fylke.
-        levels = df.groupby("sammenligning")["nivaa"].nunique()
-        shared = set(levels.index[levels > 1])
-        if shared:
-            clash = df["sammenligning"].isin(shared) & (df["nivaa"] != "kommune")
-            suffix = " (" + df["nivaa"].map(LEVEL_NAMES).fillna(df["nivaa"]) + ")"
-            df = df.assign(
-                sammenligning=df["sammenligning"].where(~clash, df["sammenligning"] + suffix)
-            )
+        # Frames assembled by hand (not by comparison()) may still have two levels of one name.
+        df = df.assign(sammenligning=region_labels(df["sammenligning"], df["nivaa"]))
     return df
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from boso.errors import DataError
+from boso.kommune import parse_kommunenummer
 from boso.register._schema import EMAIL_RE, FNR_RE, PHONE_RE, Schema, fold, load_schema
 
 HEADER_SEARCH_ROWS = 50
@@ -607,11 +608,8 @@ def read_file_bytes(path: Path) -> bytes:
 
 
 def check_kommunenummer(kommunenummer: Any) -> str:
-    """Return the kommunenummer as 4 characters, or raise :class:`DataError`."""
-    text = str(kommunenummer).strip()
-    if not re.fullmatch(r"\d{4}", text):
-        raise DataError(f"ugyldig kommunenummer {text!r}: fire siffer ventet, f.eks. 0301")
-    return text
+    """:func:`boso.kommune.parse_kommunenummer` (no ``K`` prefix), or :class:`DataError`."""
+    return parse_kommunenummer(kommunenummer)
 
 
 def read_register_bytes(
