@@ -68,7 +68,9 @@ def _code_text(value: Any) -> str | None:
     return None
 
 
-def parse_kommunenummer(value: Any, *, allow_prefix: bool = False) -> str:
+def parse_kommunenummer(
+    value: Any, *, allow_prefix: bool = False, four_digits: bool = False
+) -> str:
     """Return a kommunenummer as a 4-character string: the one rule for kommune codes.
 
     Accepted: ints and whole floats (``301``, ``301.0``), and strings of 3 or 4 ASCII digits
@@ -78,9 +80,14 @@ def parse_kommunenummer(value: Any, *, allow_prefix: bool = False) -> str:
     refused. Refused: booleans, None, NaN, ``"1"``/``"01"`` and ``"0000"`` (fylke 00 does not
     exist), 5 digits, text such as ``"301.0"``, ``"03-01"``, ``"Oslo"`` or ``""``.
 
+    With ``four_digits`` only the written-out form is accepted (``"0301"``, not ``"301"`` or
+    ``301``): the register import, where the kommune a tenant file belongs to must be named
+    exactly.
+
     Args:
         value: The code as read.
         allow_prefix: Accept the ``K``/``K-`` prefix.
+        four_digits: Refuse codes whose leading zero was dropped.
 
     Returns:
         The code with leading zeros, e.g. ``"0301"``.
@@ -92,7 +99,7 @@ def parse_kommunenummer(value: Any, *, allow_prefix: bool = False) -> str:
     pattern = _PREFIXED_KOMMUNE_TEXT if allow_prefix else _KOMMUNE_TEXT
     match = pattern.fullmatch(text) if text is not None else None
     code = match.group(1).zfill(4) if match else ""
-    if not code or code.startswith("00"):
+    if not code or code.startswith("00") or (four_digits and match and len(match.group(1)) < 4):
         raise DataError(f"ugyldig kommunenummer {value!r}: fire siffer, f.eks. 0301")
     return code
 

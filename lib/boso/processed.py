@@ -309,7 +309,11 @@ REGISTRY_TABLE = "core_klass__kommuner"
 REGISTRY_COLUMNS = ("kommunenummer", "kommunenavn", "fylkesnummer", "fylkesnavn")
 
 
-def check_registry(registry: pd.DataFrame, name: str = "kommuneregisteret") -> pd.DataFrame:
+def check_registry(
+    registry: pd.DataFrame,
+    name: str = "kommuneregisteret",
+    required: tuple[str, ...] = REGISTRY_COLUMNS,
+) -> pd.DataFrame:
     """Validate a kommune registry and return it ready for use.
 
     The one place the registry's rules live, for the table read by :func:`load_registry` and
@@ -323,6 +327,8 @@ def check_registry(registry: pd.DataFrame, name: str = "kommuneregisteret") -> p
         registry: ``kommunenummer, kommunenavn, fylkesnummer, fylkesnavn`` and optionally
             ``kostragruppe, kostragruppenavn``.
         name: What to call it in messages (the file, when read from one).
+        required: The columns the caller needs (default :data:`REGISTRY_COLUMNS`; the register
+            import needs only ``kommunenummer``).
 
     Raises:
         DataError: A required column is missing or a code is not a kommunenummer (the row
@@ -330,7 +336,7 @@ def check_registry(registry: pd.DataFrame, name: str = "kommuneregisteret") -> p
     """
     from boso.kommune import kostra_label, normalise_kommunenummer_series
 
-    missing = [c for c in REGISTRY_COLUMNS if c not in registry.columns]
+    missing = [c for c in ("kommunenummer", *required) if c not in registry.columns]
     if missing:
         raise DataError(f"{name} mangler kolonne(r): {', '.join(missing)}")
     frame = registry.copy()
@@ -341,7 +347,8 @@ def check_registry(registry: pd.DataFrame, name: str = "kommuneregisteret") -> p
             f"{name}, rad {bad.index[0]}: kommunenummer {bad.iloc[0]['kommunenummer']!r} "
             "er ikke fire siffer"
         )
-    frame["fylkesnummer"] = frame["fylkesnummer"].astype(str)
+    if "fylkesnummer" in frame:
+        frame["fylkesnummer"] = frame["fylkesnummer"].astype(str)
     for column in ("kostragruppe", "kostragruppenavn"):
         if column not in frame:
             frame[column] = ""
@@ -351,10 +358,13 @@ def check_registry(registry: pd.DataFrame, name: str = "kommuneregisteret") -> p
         for code, label in zip(frame["kostragruppe"], frame["kostragruppenavn"], strict=True)
     ]
     frame = frame.loc[frame["kommunenummer"] != "9999"]
-    return frame.sort_values(["fylkesnummer", "kommunenummer"]).reset_index(drop=True)
+    order = [c for c in ("fylkesnummer", "kommunenummer") if c in frame]
+    return frame.sort_values(order).reset_index(drop=True)
 
 
-def load_registry(root: str | Path | None = None) -> pd.DataFrame:
+def load_registry(
+    root: str | Path | None = None, required: tuple[str, ...] = REGISTRY_COLUMNS
+) -> pd.DataFrame:
     """The kommune registry (``core_klass__kommuner``), checked by :func:`check_registry`.
 
     The one loader of the registry: reports, chapters, the site, the register import and the
@@ -362,6 +372,7 @@ def load_registry(root: str | Path | None = None) -> pd.DataFrame:
 
     Args:
         root: Processed directory to read instead of the project's.
+        required: The columns the caller needs (see :func:`check_registry`).
 
     Returns:
         ``kommunenummer, kommunenavn, fylkesnummer, fylkesnavn, kostragruppe,
@@ -377,7 +388,7 @@ def load_registry(root: str | Path | None = None) -> pd.DataFrame:
         if path.is_file():
             raise
         raise DataError(f"{path} mangler: kjør `boso build` først") from exc
-    return check_registry(frame, str(path))
+    return check_registry(frame, str(path), required)
 
 
 def kommuner(root: str | Path | None = None) -> pd.DataFrame:

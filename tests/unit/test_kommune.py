@@ -77,6 +77,25 @@ KOMMUNENUMMER_CASES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0301", "0301"),
+        (" 0301 ", "0301"),
+        (3203, "3203"),
+        ("301", None),
+        (301, None),
+        ("0000", None),
+    ],
+)
+def test_parse_kommunenummer_four_digits(raw: object, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(DataError, match="ugyldig kommunenummer"):
+            km.parse_kommunenummer(raw, four_digits=True)
+    else:
+        assert km.parse_kommunenummer(raw, four_digits=True) == expected
+
+
 @pytest.mark.parametrize(("raw", "allow_prefix", "expected"), KOMMUNENUMMER_CASES)
 def test_parse_kommunenummer(raw: object, allow_prefix: bool, expected: str | None) -> None:
     if expected is None:

@@ -608,8 +608,8 @@ def read_file_bytes(path: Path) -> bytes:
 
 
 def check_kommunenummer(kommunenummer: Any) -> str:
-    """:func:`boso.kommune.parse_kommunenummer` (no ``K`` prefix), or :class:`DataError`."""
-    return parse_kommunenummer(kommunenummer)
+    """:func:`boso.kommune.parse_kommunenummer`, all four digits written, or :class:`DataError`."""
+    return parse_kommunenummer(kommunenummer, four_digits=True)
 
 
 def read_register_bytes(

@@ -113,7 +113,7 @@ def known_kommuner(processed_dir: str | Path | None = None) -> set[str] | None:
     table = base / REGISTRY_TABLE
     try:
         if table.is_file():
-            return set(load_registry(base)["kommunenummer"])
+            return set(load_registry(base, required=("kommunenummer",))["kommunenummer"])
         codes = sorted((base.parent / "raw" / "klass").glob("131_codesAt_*.json"))
         codes = [p for p in codes if not p.name.endswith(".provenance.json")]
         if codes:

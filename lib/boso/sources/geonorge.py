@@ -87,9 +87,9 @@ def normalise_kommunenummer(value: Any, where: str) -> str:
     try:
         return parse_kommunenummer(value)
     except DataError:
-        raise DataError(
-            f"{where}: kommunenummer {value!r} er ikke et firesifret kommunenummer"
-        ) from None
+        number = isinstance(value, int | float | str) and not isinstance(value, bool)
+        what = "er ikke et firesifret kommunenummer" if number else "er ikke et tall"
+        raise DataError(f"{where}: kommunenummer {value!r} {what}") from None
 
 
 def _load(source: str | Path | bytes | dict[str, Any]) -> tuple[dict[str, Any], str]:
