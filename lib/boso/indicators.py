@@ -83,6 +83,7 @@ def comparisons(
     return {ind: comparison(ind, kommunenummer, aar_fra, aar_til) for ind in ids}
 
 
+#: IMDi's settlement series: indicator id → short legend label.
 BOSETTING = {
     "bosetting_anmodet": "Anmodet",
     "bosetting_vedtatt": "Vedtatt",
@@ -93,11 +94,11 @@ BOSETTING = {
 def bosetting(
     kommunenummer: str, aar_fra: int | None = None, aar_til: int | None = None
 ) -> dict[str, pd.DataFrame]:
-    """IMDi's three refugee settlement series for the kommune: short label → rows."""
-    return {
-        label: kommune_series(ind, kommunenummer, aar_fra, aar_til)
-        for ind, label in BOSETTING.items()
-    }
+    """IMDi's three refugee settlement series for the kommune: indicator id → rows.
+
+    Their short legend labels are :data:`BOSETTING` (pass it to ``figures.series_bars``).
+    """
+    return {ind: kommune_series(ind, kommunenummer, aar_fra, aar_til) for ind in BOSETTING}
 
 
 def kommune_info(kommunenummer: str) -> dict[str, Any]:

@@ -230,6 +230,31 @@ def check_kommunenummer(code: Any, known: Iterable[str]) -> str:
     return normalised
 
 
+@dataclass(frozen=True)
+class Fylke:
+    """A fylke and its kommuner, as pages and lists group them."""
+
+    number: str
+    name: str
+    kommuner: tuple[str, ...]
+
+
+def fylker(registry: pd.DataFrame) -> list[Fylke]:
+    """The registry's fylker in its row order, each with its kommunenummer in row order.
+
+    Args:
+        registry: As :func:`boso.processed.load_registry` returns it (sorted by fylke).
+    """
+    groups: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for code, number, name in zip(
+        registry["kommunenummer"], registry["fylkesnummer"], registry["fylkesnavn"], strict=True
+    ):
+        groups.setdefault(str(number), []).append(str(code))
+        names.setdefault(str(number), str(name))
+    return [Fylke(number, names[number], tuple(codes)) for number, codes in groups.items()]
+
+
 # --------------------------------------------------------------------------------------------
 # Display labels of regions
 

@@ -294,3 +294,17 @@ def test_slug_keeps_sami_base_letters() -> None:
     assert km.slug("Porsanger - Porsáŋgu - Porsanki") == "porsanger-porsangu-porsanki"
     assert km.slug("Guovdageaidnu - Kautokeino") == "guovdageaidnu-kautokeino"
     assert km.slug("Unjárga - Nesseby") == "unjarga-nesseby"
+
+
+def test_fylker_group_the_registry_in_its_order() -> None:
+    registry = pd.DataFrame(
+        {
+            "kommunenummer": ["0301", "3203", "3218"],
+            "fylkesnummer": ["03", "32", "32"],
+            "fylkesnavn": ["Oslo", "Akershus", "Akershus"],
+        }
+    )
+    assert km.fylker(registry) == [
+        km.Fylke("03", "Oslo", ("0301",)),
+        km.Fylke("32", "Akershus", ("3203", "3218")),
+    ]
