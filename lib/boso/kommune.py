@@ -2,6 +2,11 @@
 
 Everything here is pure: functions take parsed KLASS JSON or DataFrames and return DataFrames.
 
+The kommune identity layer: :func:`parse_kommunenummer` is the one rule for kommune codes
+(every reader of a code calls it and adds its own file/row/field to the message),
+:func:`parse_fylkesnummer` the one for fylke codes, :func:`kostra_label` and
+:func:`region_labels` the one way to name a KOSTRA group and a comparison region.
+
 Harmonisation maps a value published for kommune code ``c`` in year ``y`` to the target structure
 (default: the newest in the KLASS changes) by following every KLASS change *after* year ``y``:
 ``0702 (2017) → 0715 (2018) → 3802 (2020) → 3903 (2024)``. Counts are summed over the
