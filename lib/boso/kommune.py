@@ -304,14 +304,16 @@ def region_labels(names: pd.Series, levels: pd.Series) -> pd.Series:
     Returns:
         The labels, same index.
     """
-    names = names.astype(str)
-    pairs = pd.DataFrame({"name": names, "level": levels.astype(str)}).drop_duplicates()
+    text, levels = names.astype(str), levels.astype(str)
+    pairs = pd.DataFrame({"name": text, "level": levels}).drop_duplicates()
     pairs = pairs.assign(rank=pairs["level"].map(LEVEL_ORDER).fillna(len(LEVEL_ORDER)))
     first = pairs.sort_values("rank", kind="stable").drop_duplicates("name")
     owner = dict(zip(first["name"], first["level"], strict=True))
-    suffix = " (" + levels.astype(str).map(LEVEL_NAMES).fillna(levels.astype(str)) + ")"
-    renamed = names.map(owner) != levels.astype(str)
-    return names.where(~renamed, names + suffix)
+    renamed = text.map(owner) != levels
+    if not renamed.any():
+        return names  # the usual case: every name belongs to one level, nothing to tell apart
+    suffix = " (" + levels.map(LEVEL_NAMES).fillna(levels) + ")"
+    return names.where(~renamed, text + suffix)
 
 
 # --------------------------------------------------------------------------------------------
