@@ -217,9 +217,8 @@ class BuildContext:
             return km.FYLKER_2024.get(code, f"Fylke {code}")
         if level == "kostragruppe":
             names = self.registry.drop_duplicates("kostragruppe").set_index("kostragruppe")
-            if code in names.index:
-                return str(names.loc[code, "kostragruppenavn"])
-            return f"KOSTRA-gruppe {code[-2:].lstrip('0')}"
+            name = names["kostragruppenavn"].get(code)
+            return km.kostra_label(code, name)
         return code
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -594,16 +594,24 @@ def series_bars(
     title: str,
     ytitle: str = "",
     finding: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Chart:
     """Grouped bars per year for several kommune series (e.g. anmodet / vedtatt / bosatt).
 
     Args:
-        frames: Legend label → the kommune's rows for one indicator.
+        frames: Series key (an indicator id, or the legend label itself) → the kommune's rows.
         title: Chart title.
         ytitle: Y axis title.
         finding: Sentence (default: the latest year's values of each series).
+        labels: Series key → legend label (default: the key), e.g.
+            :data:`boso.indicators.BOSETTING`.
     """
-    used = {k: indicators.prepare(v) for k, v in frames.items() if v is not None and not v.empty}
+    labels = labels or {}
+    used = {
+        labels.get(k, k): indicators.prepare(v)
+        for k, v in frames.items()
+        if v is not None and not v.empty
+    }
     data = pd.concat(used.values(), ignore_index=True) if used else pd.DataFrame()
     if data.empty or not data["verdi"].notna().any():
         return _empty_chart(title, data, _no_values(title, data))

@@ -18,17 +18,10 @@ import numpy as np
 import pandas as pd
 
 from boso.errors import DataError, QueryError
+from boso.kommune import LEVEL_ORDER, region_labels
 
 # Why a row has no value (see gap_reasons); set by comparison() and prepare().
 GAP_COLUMN = "mangler"
-# Display order of comparison levels (kommune first, then its peers, landet last).
-LEVEL_ORDER = {"kommune": 0, "kostragruppe": 1, "fylke": 2, "landet": 3}
-LEVEL_NAMES = {
-    "kommune": "kommune",
-    "kostragruppe": "KOSTRA-gruppe",
-    "fylke": "fylke",
-    "landet": "landet",
-}
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -64,36 +57,9 @@ def comparison(
     """
     from boso import processed
 
-    try:
-        df = processed.comparison(indicator, kommunenummer)
-    except ValueError:
-        # processed.comparison builds a categorical from region names and fails when two
-        # levels share a name (Oslo kommune / Oslo fylke); assemble the same rows here.
-        df = _comparison_rows(indicator, kommunenummer)
+    df = processed.comparison(indicator, kommunenummer)
     df = _with_labels(filter_years(df, aar_fra, aar_til)).reset_index(drop=True)
     return processed.reader_order(with_gap_reasons(df, indicator))
-
-
-def _comparison_rows(indicator: str, kommunenummer: str) -> pd.DataFrame:
-    from boso import processed
-
-    info = processed.kommune_info(kommunenummer)
-    frame = processed.load_indicator(indicator, nivaa=None)
-    wanted = [
-        ("kommune", info["kommunenummer"]),
-        ("kostragruppe", info.get("kostragruppe")),
-        ("fylke", info.get("fylkesnummer")),
-        ("landet", "0"),
-    ]
-    parts = [
-        frame.loc[(frame["nivaa"] == level) & (frame["region"] == region)]
-        for level, region in wanted
-        if region is not None
-    ]
-    parts = [p.assign(sammenligning=p["regionnavn"].astype(str)) for p in parts if not p.empty]
-    if not parts:
-        return frame.iloc[0:0].assign(sammenligning=pd.Series(dtype=str))
-    return pd.concat(parts, ignore_index=True)
 
 
 def kommune_series(
@@ -117,6 +83,7 @@ def comparisons(
     return {ind: comparison(ind, kommunenummer, aar_fra, aar_til) for ind in ids}
 
 
+#: IMDi's settlement series: indicator id → short legend label.
 BOSETTING = {
     "bosetting_anmodet": "Anmodet",
     "bosetting_vedtatt": "Vedtatt",
@@ -127,11 +94,11 @@ BOSETTING = {
 def bosetting(
     kommunenummer: str, aar_fra: int | None = None, aar_til: int | None = None
 ) -> dict[str, pd.DataFrame]:
-    """IMDi's three refugee settlement series for the kommune: short label → rows."""
-    return {
-        label: kommune_series(ind, kommunenummer, aar_fra, aar_til)
-        for ind, label in BOSETTING.items()
-    }
+    """IMDi's three refugee settlement series for the kommune: indicator id → rows.
+
+    Their short legend labels are :data:`BOSETTING` (pass it to ``figures.series_bars``).
+    """
+    return {ind: kommune_series(ind, kommunenummer, aar_fra, aar_til) for ind in BOSETTING}
 
 
 def kommune_info(kommunenummer: str) -> dict[str, Any]:
@@ -161,15 +128,8 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         # region is never published), so they are fixed here, before any chart slices.
         df = df.assign(**{GAP_COLUMN: gap_reasons(df)})
     if "nivaa" in df.columns and not df.empty:
-        # One label per region: Oslo is both a kommune and a fylke.
-        levels = df.groupby("sammenligning")["nivaa"].nunique()
-        shared = set(levels.index[levels > 1])
-        if shared:
-            clash = df["sammenligning"].isin(shared) & (df["nivaa"] != "kommune")
-            suffix = " (" + df["nivaa"].map(LEVEL_NAMES).fillna(df["nivaa"]) + ")"
-            df = df.assign(
-                sammenligning=df["sammenligning"].where(~clash, df["sammenligning"] + suffix)
-            )
+        # Frames assembled by hand (not by comparison()) may still have two levels of one name.
+        df = df.assign(sammenligning=region_labels(df["sammenligning"], df["nivaa"]))
     return df
 
 

@@ -2,6 +2,11 @@
 
 Everything here is pure: functions take parsed KLASS JSON or DataFrames and return DataFrames.
 
+The kommune identity layer: :func:`parse_kommunenummer` is the one rule for kommune codes
+(every reader of a code calls it and adds its own file/row/field to the message),
+:func:`parse_fylkesnummer` the one for fylke codes, :func:`kostra_label` and
+:func:`region_labels` the one way to name a KOSTRA group and a comparison region.
+
 Harmonisation maps a value published for kommune code ``c`` in year ``y`` to the target structure
 (default: the newest in the KLASS changes) by following every KLASS change *after* year ``y``:
 ``0702 (2017) → 0715 (2018) → 3802 (2020) → 3903 (2024)``. Counts are summed over the
@@ -12,6 +17,7 @@ counted twice.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -45,28 +51,90 @@ FYLKER_2024: dict[str, str] = {
 }
 
 NATIONAL_CODES = {"0", "00", "EAK", "0000"}
-_KODE = re.compile(r"^\d{1,4}$")
+
+# A kommunenummer is the fylkesnummer (01–99) and two digits: as a number at least 101, so it
+# has 3 or 4 digits once leading zeros are dropped. ASCII digits only ("\d" would take "٣٠١").
+_KOMMUNE_TEXT = re.compile(r"([0-9]{3,4})")
+_PREFIXED_KOMMUNE_TEXT = re.compile(r"(?:K-?)?([0-9]{3,4})")
+_FYLKE_TEXT = re.compile(r"([0-9]{1,2})")
 
 
-def normalise_kommunenummer(code: Any) -> str:
-    """Return a kommunenummer as a 4-character string.
+def _code_text(value: Any) -> str | None:
+    """The text of a code as written: strings stripped, whole numbers as digits, else None."""
+    if isinstance(value, bool):  # bool is an int subclass; True is not kommune 0001
+        return None
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        # Whole floats come from spreadsheets and numeric parquet columns (301.0).
+        return str(int(value)) if math.isfinite(value) and float(value).is_integer() else None
+    if isinstance(value, str):
+        return value.strip()
+    return None
 
-    Accepts ints (``301``), strings with or without leading zeros, SSB's back-cast ``K-3025``
-    codes and IMDi's ``K3001`` labels.
+
+def parse_kommunenummer(
+    value: Any, *, allow_prefix: bool = False, four_digits: bool = False
+) -> str:
+    """Return a kommunenummer as a 4-character string: the one rule for kommune codes.
+
+    Accepted: ints and whole floats (``301``, ``301.0``), and strings of 3 or 4 ASCII digits
+    with surrounding white space (``"301"``, ``" 0301 "``). With ``allow_prefix`` also the
+    prefixed forms of the sources that use them: SSB's back-cast ``"K-3025"`` and IMDi's
+    ``"K3001"``; everywhere else (user input, register files, KLASS, Geonorge) a prefix is
+    refused. Refused: booleans, None, NaN, ``"1"``/``"01"`` and ``"0000"`` (fylke 00 does not
+    exist), 5 digits, text such as ``"301.0"``, ``"03-01"``, ``"Oslo"`` or ``""``.
+
+    With ``four_digits`` only the written-out form is accepted (``"0301"``, not ``"301"`` or
+    ``301``): the register import, where the kommune a tenant file belongs to must be named
+    exactly.
+
+    Args:
+        value: The code as read.
+        allow_prefix: Accept the ``K``/``K-`` prefix.
+        four_digits: Refuse codes whose leading zero was dropped.
+
+    Returns:
+        The code with leading zeros, e.g. ``"0301"``.
 
     Raises:
-        DataError: The value is not a kommune code.
+        DataError: ``ugyldig kommunenummer …``; callers add the file, row or field.
     """
-    text = str(code).strip()
-    if text.startswith("K-"):
-        text = text[2:]
-    elif text[:1] == "K" and text[1:].isdigit():
-        text = text[1:]
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
-    if not _KODE.match(text):
-        raise DataError(f"ugyldig kommunenummer: {code!r}")
-    return text.zfill(4)
+    text = _code_text(value)
+    pattern = _PREFIXED_KOMMUNE_TEXT if allow_prefix else _KOMMUNE_TEXT
+    match = pattern.fullmatch(text) if text is not None else None
+    code = match.group(1).zfill(4) if match else ""
+    if not code or code.startswith("00") or (four_digits and match and len(match.group(1)) < 4):
+        raise DataError(f"ugyldig kommunenummer {value!r}: fire siffer, f.eks. 0301")
+    return code
+
+
+def normalise_kommunenummer_series(values: pd.Series, *, allow_prefix: bool = False) -> pd.Series:
+    """:func:`parse_kommunenummer` for a column of strings, vectorised (IMDi exports are large).
+
+    Entries that are not a kommunenummer are returned stripped but otherwise as written, so
+    that the caller's check can name the bad code exactly as the file has it.
+    """
+    text = (values if pd.api.types.is_string_dtype(values) else values.astype(str)).str.strip()
+    # Plain string operations (Arrow-backed, no per-row Python): the same rule as the regexes.
+    digits = text.str.replace(r"^K-?", "", regex=True) if allow_prefix else text
+    codes = digits.str.zfill(4)
+    valid = digits.str.fullmatch(r"[0-9]{3,4}").fillna(False) & (codes.str[:2] != "00")
+    return codes.where(valid, text)
+
+
+def parse_fylkesnummer(value: Any) -> str:
+    """Return a fylkesnummer as a 2-character string (``3`` / ``"3"`` / ``"03"`` → ``"03"``).
+
+    Raises:
+        DataError: ``ugyldig fylkesnummer …``: not 1 or 2 ASCII digits, or ``00``.
+    """
+    text = _code_text(value)
+    match = _FYLKE_TEXT.fullmatch(text) if text is not None else None
+    code = match.group(1).zfill(2) if match else ""
+    if not code or code == "00":
+        raise DataError(f"ugyldig fylkesnummer {value!r}: to siffer, f.eks. 03")
+    return code
 
 
 def is_backcast_code(code: str) -> bool:
@@ -84,9 +152,9 @@ def parse_changes(payload: Mapping[str, Any]) -> pd.DataFrame:
         rows = payload["codeChanges"]
         frame = pd.DataFrame(
             {
-                "gammel_kode": [normalise_kommunenummer(r["oldCode"]) for r in rows],
+                "gammel_kode": [parse_kommunenummer(r["oldCode"]) for r in rows],
                 "gammelt_navn": [r.get("oldName", "") for r in rows],
-                "ny_kode": [normalise_kommunenummer(r["newCode"]) for r in rows],
+                "ny_kode": [parse_kommunenummer(r["newCode"]) for r in rows],
                 "nytt_navn": [r.get("newName", "") for r in rows],
                 "dato": pd.to_datetime([r["changeOccurred"] for r in rows]),
             }
@@ -102,7 +170,7 @@ def parse_codes(payload: Mapping[str, Any]) -> pd.DataFrame:
         rows = [r for r in payload["codes"] if str(r["code"]) != "9999"]
         return pd.DataFrame(
             {
-                "kommunenummer": [normalise_kommunenummer(r["code"]) for r in rows],
+                "kommunenummer": [parse_kommunenummer(r["code"]) for r in rows],
                 "kommunenavn": [r["name"] for r in rows],
             }
         ).sort_values("kommunenummer", ignore_index=True)
@@ -116,7 +184,7 @@ def parse_kostra_groups(payload: Mapping[str, Any]) -> pd.DataFrame:
         rows = payload["correspondenceItems"]
         return pd.DataFrame(
             {
-                "kommunenummer": [normalise_kommunenummer(r["sourceCode"]) for r in rows],
+                "kommunenummer": [parse_kommunenummer(r["sourceCode"]) for r in rows],
                 "kostragruppe": [r["targetCode"] for r in rows],
                 "kostragruppenavn": [r["targetName"] for r in rows],
             }
@@ -149,22 +217,103 @@ def registry(codes: pd.DataFrame, kostra_groups: pd.DataFrame) -> pd.DataFrame:
     return frame[columns].sort_values("kommunenummer", ignore_index=True)
 
 
-def check_kommunenummer(code: str, known: Iterable[str]) -> str:
-    """Normalise ``code`` and check that it is a current kommune.
+def check_kommunenummer(code: Any, known: Iterable[str]) -> str:
+    """Parse ``code`` (:func:`parse_kommunenummer`) and check that it is a current kommune.
 
     Raises:
-        QueryError: Unknown code, with the closest known codes in the message.
+        QueryError: Malformed or unknown code, with the closest known codes in the message.
     """
     try:
-        normalised = normalise_kommunenummer(code)
+        normalised = parse_kommunenummer(code)
     except DataError as exc:
-        raise QueryError(f"ugyldig kommunenummer {code!r}: fire siffer, f.eks. 0301") from exc
+        raise QueryError(str(exc)) from exc
     known = sorted(set(known))
     if normalised not in known:
         near = [k for k in known if k[:2] == normalised[:2]][:8]
         hint = f"; kommuner i fylke {normalised[:2]}: {', '.join(near)}" if near else ""
         raise QueryError(f"ukjent kommunenummer {normalised}{hint}")
     return normalised
+
+
+@dataclass(frozen=True)
+class Fylke:
+    """A fylke and its kommuner, as pages and lists group them."""
+
+    number: str
+    name: str
+    kommuner: tuple[str, ...]
+
+
+def fylker(registry: pd.DataFrame) -> list[Fylke]:
+    """The registry's fylker in its row order, each with its kommunenummer in row order.
+
+    Args:
+        registry: As :func:`boso.processed.load_registry` returns it (sorted by fylke).
+    """
+    groups: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for code, number, name in zip(
+        registry["kommunenummer"], registry["fylkesnummer"], registry["fylkesnavn"], strict=True
+    ):
+        groups.setdefault(str(number), []).append(str(code))
+        names.setdefault(str(number), str(name))
+    return [Fylke(number, names[number], tuple(codes)) for number, codes in groups.items()]
+
+
+# --------------------------------------------------------------------------------------------
+# Display labels of regions
+
+#: Comparison levels in display order: the kommune first, then its peers, landet last.
+LEVEL_ORDER = {"kommune": 0, "kostragruppe": 1, "fylke": 2, "landet": 3}
+#: How a level is named in a label that must tell two regions of the same name apart.
+LEVEL_NAMES = {
+    "kommune": "kommune",
+    "kostragruppe": "KOSTRA-gruppe",
+    "fylke": "fylke",
+    "landet": "landet",
+}
+_KOSTRA_CODE = re.compile(r"EKG([0-9]{1,2})")
+
+
+def kostra_label(code: Any, name: Any = None) -> str:
+    """The display label of a KOSTRA group: KLASS's name, else one made from the code.
+
+    ``("EKG13", "KOSTRA-gruppe 13")`` → ``"KOSTRA-gruppe 13"``; ``("EKG05", None)`` →
+    ``"KOSTRA-gruppe 5"``; no group at all (None, NaN, ``""``) → ``""``, never ``"nan"``.
+    """
+
+    def text(value: Any) -> str:
+        return "" if value is None or pd.isna(value) else str(value).strip()
+
+    label = text(name) or text(code)
+    match = _KOSTRA_CODE.fullmatch(label)
+    return f"KOSTRA-gruppe {int(match.group(1))}" if match else label
+
+
+def region_labels(names: pd.Series, levels: pd.Series) -> pd.Series:
+    """One display label per region: its name, told apart from another level's of that name.
+
+    Oslo is both a kommune and a fylke, so its comparison rows would otherwise share the label
+    "Oslo". Of the levels sharing a name, the first in :data:`LEVEL_ORDER` keeps it; the others
+    get their level added: ``"Oslo"`` (kommune) and ``"Oslo (fylke)"``.
+
+    Args:
+        names: The region names (``regionnavn``), one per row.
+        levels: The rows' ``nivaa``, same index.
+
+    Returns:
+        The labels, same index.
+    """
+    text, levels = names.astype(str), levels.astype(str)
+    pairs = pd.DataFrame({"name": text, "level": levels}).drop_duplicates()
+    pairs = pairs.assign(rank=pairs["level"].map(LEVEL_ORDER).fillna(len(LEVEL_ORDER)))
+    first = pairs.sort_values("rank", kind="stable").drop_duplicates("name")
+    owner = dict(zip(first["name"], first["level"], strict=True))
+    renamed = text.map(owner) != levels
+    if not renamed.any():
+        return names  # the usual case: every name belongs to one level, nothing to tell apart
+    suffix = " (" + levels.map(LEVEL_NAMES).fillna(levels) + ")"
+    return names.where(~renamed, text + suffix)
 
 
 # --------------------------------------------------------------------------------------------

@@ -335,20 +335,107 @@ def read_table(name: str, root: str | Path | None = None) -> pd.DataFrame:
     return _read_cached(str(path), stat.st_mtime_ns, stat.st_size).copy()
 
 
+#: The kommune registry's table and the columns every user of it needs.
+REGISTRY_TABLE = "core_klass__kommuner"
+REGISTRY_COLUMNS = ("kommunenummer", "kommunenavn", "fylkesnummer", "fylkesnavn")
+
+
+def check_registry(
+    registry: pd.DataFrame,
+    name: str = "kommuneregisteret",
+    required: tuple[str, ...] = REGISTRY_COLUMNS,
+) -> pd.DataFrame:
+    """Validate a kommune registry and return it ready for use.
+
+    The one place the registry's rules live, for the table read by :func:`load_registry` and
+    for registries handed in by callers (site inputs, tests): the required columns, codes as
+    strings (kommunenummer by :func:`boso.kommune.parse_kommunenummer`, fylkesnummer 2
+    characters), ``kostragruppenavn`` as the display label (:func:`boso.kommune.kostra_label`;
+    ``""`` without a group, never ``"nan"``), without KLASS's 9999 Uoppgitt, sorted by fylke
+    and kommunenummer.
+
+    Args:
+        registry: ``kommunenummer, kommunenavn, fylkesnummer, fylkesnavn`` and optionally
+            ``kostragruppe, kostragruppenavn``.
+        name: What to call it in messages (the file, when read from one).
+        required: The columns the caller needs (default :data:`REGISTRY_COLUMNS`; the register
+            import needs only ``kommunenummer``).
+
+    Raises:
+        DataError: A required column is missing or a code is not a kommunenummer (the row
+            is named).
+    """
+    from boso.kommune import kostra_label, normalise_kommunenummer_series
+
+    missing = [c for c in ("kommunenummer", *required) if c not in registry.columns]
+    if missing:
+        raise DataError(f"{name} mangler kolonne(r): {', '.join(missing)}")
+    frame = registry.copy()
+    frame["kommunenummer"] = normalise_kommunenummer_series(frame["kommunenummer"])
+    bad = frame.loc[~frame["kommunenummer"].str.fullmatch(r"[0-9]{4}")]
+    if not bad.empty:
+        raise DataError(
+            f"{name}, rad {bad.index[0]}: kommunenummer {bad.iloc[0]['kommunenummer']!r} "
+            "er ikke fire siffer"
+        )
+    if "fylkesnummer" in frame:
+        frame["fylkesnummer"] = frame["fylkesnummer"].astype(str)
+    for column in ("kostragruppe", "kostragruppenavn"):
+        if column not in frame:
+            frame[column] = ""
+    frame["kostragruppe"] = frame["kostragruppe"].fillna("").astype(str)
+    frame["kostragruppenavn"] = [
+        kostra_label(code, label)
+        for code, label in zip(frame["kostragruppe"], frame["kostragruppenavn"], strict=True)
+    ]
+    frame = frame.loc[frame["kommunenummer"] != "9999"]
+    order = [c for c in ("fylkesnummer", "kommunenummer") if c in frame]
+    return frame.sort_values(order).reset_index(drop=True)
+
+
+def load_registry(
+    root: str | Path | None = None, required: tuple[str, ...] = REGISTRY_COLUMNS
+) -> pd.DataFrame:
+    """The kommune registry (``core_klass__kommuner``), checked by :func:`check_registry`.
+
+    The one loader of the registry: reports, chapters, the site, the register import and the
+    notebooks all read it here (and the report cache records the read).
+
+    Args:
+        root: Processed directory to read instead of the project's.
+        required: The columns the caller needs (see :func:`check_registry`).
+
+    Returns:
+        ``kommunenummer, kommunenavn, fylkesnummer, fylkesnavn, kostragruppe,
+        kostragruppenavn``, one row per current kommune.
+
+    Raises:
+        DataError: The registry has not been built yet, or is damaged.
+    """
+    path = processed_dir(root) / f"{REGISTRY_TABLE}.parquet"
+    try:
+        frame = read_table(REGISTRY_TABLE, root)
+    except DataError as exc:
+        if path.is_file():
+            raise
+        raise DataError(f"{path} mangler: kjør `boso build` først") from exc
+    return check_registry(frame, str(path), required)
+
+
 def kommuner(root: str | Path | None = None) -> pd.DataFrame:
-    """The kommune registry (``core_klass__kommuner``)."""
-    return read_table("core_klass__kommuner", root)
+    """:func:`load_registry` under its older name (used by :mod:`boso.maps`)."""
+    return load_registry(root)
 
 
 def kommune_info(kommunenummer: str, root: str | Path | None = None) -> dict[str, Any]:
-    """Name, fylke and KOSTRA group of a current kommune.
+    """Name, fylke and KOSTRA group (display label in ``kostragruppenavn``) of a current kommune.
 
     Raises:
-        QueryError: Unknown kommunenummer.
+        QueryError: Malformed or unknown kommunenummer.
     """
     from boso.kommune import check_kommunenummer
 
-    registry = kommuner(root)
+    registry = load_registry(root)
     code = check_kommunenummer(kommunenummer, registry["kommunenummer"])
     row = registry.loc[registry["kommunenummer"] == code].iloc[0]
     return {key: (None if pd.isna(value) else value) for key, value in row.items()}
@@ -388,12 +475,15 @@ def load_indicator(
 def comparison(
     indicator_id: str, kommunenummer: str, root: str | Path | None = None
 ) -> pd.DataFrame:
-    """The kommune with its fylke, KOSTRA group and landet.
+    """The kommune with its KOSTRA group, fylke and landet.
 
     Returns:
         The indicator's rows for those four regions with a column ``sammenligning`` (display
-        label) as an ordered categorical: kommune, KOSTRA group, fylke, landet.
+        label, :func:`boso.kommune.region_labels`: ``"Oslo"`` and ``"Oslo (fylke)"``) as an
+        ordered categorical: kommune, KOSTRA group, fylke, landet.
     """
+    from boso.kommune import region_labels
+
     info = kommune_info(kommunenummer, root)
     frame = load_indicator(indicator_id, nivaa=None, root=root)
     wanted = [
@@ -402,20 +492,22 @@ def comparison(
         ("fylke", info["fylkesnummer"]),
         ("landet", "0"),
     ]
-    parts = []
-    labels = []
-    for level, region in wanted:
-        part = frame.loc[(frame["nivaa"] == level) & (frame["region"] == region)]
-        if part.empty:
-            continue
-        label = str(part["regionnavn"].iloc[0])
-        if label in labels:  # Oslo is both a kommune and a fylke
-            label = f"{label} ({level})"
-        labels.append(label)
-        parts.append(part.assign(sammenligning=label))
+    parts = [
+        part
+        for level, region in wanted
+        if region
+        and not (part := frame.loc[(frame["nivaa"] == level) & (frame["region"] == region)]).empty
+    ]
     if not parts:
         return frame.iloc[0:0].assign(sammenligning=pd.Series(dtype="category"))
-    result = pd.concat(parts, ignore_index=True)
+    # One label per region, from its first row's name (a renamed kommune keeps one label).
+    names = pd.Series([str(p["regionnavn"].iloc[0]) for p in parts])
+    levels = pd.Series([str(p["nivaa"].iloc[0]) for p in parts])
+    labels = region_labels(names, levels).tolist()
+    result = pd.concat(
+        [p.assign(sammenligning=label) for p, label in zip(parts, labels, strict=True)],
+        ignore_index=True,
+    )
     result["sammenligning"] = pd.Categorical(result["sammenligning"], categories=labels)
     return reader_order(result)
 

@@ -46,18 +46,116 @@ def code_map() -> km.CodeMap:
     return km.CodeMap(km.parse_changes(CHANGES))
 
 
+# The one kommunenummer rule (parse_kommunenummer): input, allow_prefix, expected (None: refused).
+KOMMUNENUMMER_CASES = [
+    (301, False, "0301"),
+    ("301", False, "0301"),
+    ("0301", False, "0301"),
+    (" 0301 ", False, "0301"),
+    (301.0, False, "0301"),
+    ("3203", False, "3203"),
+    ("K-3025", True, "3025"),
+    ("K3001", True, "3001"),
+    ("K0102", True, "0102"),
+    ("K-3025", False, None),  # the register, user input, KLASS and Geonorge have no prefix
+    ("K3001", False, None),
+    ("", False, None),
+    ("Oslo", False, None),
+    ("12345", False, None),
+    ("K-", True, None),
+    ("03-01", False, None),
+    ("301.0", False, None),  # text that only looks like a number
+    ("1", False, None),  # fylke 00 does not exist
+    ("01", False, None),
+    ("0000", False, None),
+    (True, False, None),
+    (None, False, None),
+    (float("nan"), False, None),
+    (301.5, False, None),
+    ("٣٠١", False, None),  # non-ASCII digits
+    ("KK0301", True, None),
+]
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(301, "0301"), ("301", "0301"), ("0301", "0301"), ("K-3025", "3025"), ("K3001", "3001")],
+    [
+        ("0301", "0301"),
+        (" 0301 ", "0301"),
+        (3203, "3203"),
+        ("301", None),
+        (301, None),
+        ("0000", None),
+    ],
 )
-def test_normalise_kommunenummer(raw: object, expected: str) -> None:
-    assert km.normalise_kommunenummer(raw) == expected
+def test_parse_kommunenummer_four_digits(raw: object, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(DataError, match="ugyldig kommunenummer"):
+            km.parse_kommunenummer(raw, four_digits=True)
+    else:
+        assert km.parse_kommunenummer(raw, four_digits=True) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "Oslo", "12345", "K-", "03-01"])
-def test_normalise_rejects_non_codes(raw: str) -> None:
-    with pytest.raises(DataError, match="kommunenummer"):
-        km.normalise_kommunenummer(raw)
+@pytest.mark.parametrize(("raw", "allow_prefix", "expected"), KOMMUNENUMMER_CASES)
+def test_parse_kommunenummer(raw: object, allow_prefix: bool, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(DataError, match="ugyldig kommunenummer"):
+            km.parse_kommunenummer(raw, allow_prefix=allow_prefix)
+    else:
+        assert km.parse_kommunenummer(raw, allow_prefix=allow_prefix) == expected
+
+
+def test_normalise_kommunenummer_series_agrees_with_the_parser() -> None:
+    cases = [(raw, expected) for raw, prefix, expected in KOMMUNENUMMER_CASES if prefix]
+    cases += [("301", "0301"), (" 0301 ", "0301"), ("1", None), ("Oslo", None), ("0000", None)]
+    raw = pd.Series([str(c) for c, _ in cases])
+    out = km.normalise_kommunenummer_series(raw, allow_prefix=True)
+    expected = [e if e is not None else str(c).strip() for c, e in cases]
+    assert out.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (3, "03"),
+        ("3", "03"),
+        ("03", "03"),
+        (" 32 ", "32"),
+        ("00", None),
+        ("", None),
+        ("320", None),
+        ("Oslo", None),
+        (True, None),
+    ],
+)
+def test_parse_fylkesnummer(raw: object, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(DataError, match="ugyldig fylkesnummer"):
+            km.parse_fylkesnummer(raw)
+    else:
+        assert km.parse_fylkesnummer(raw) == expected
+
+
+def test_kostra_label() -> None:
+    assert km.kostra_label("EKG13", "KOSTRA-gruppe 13") == "KOSTRA-gruppe 13"
+    assert km.kostra_label("EKG05", None) == "KOSTRA-gruppe 5"
+    assert km.kostra_label("EKG05", float("nan")) == "KOSTRA-gruppe 5"
+    assert km.kostra_label(None, None) == ""
+    assert km.kostra_label(float("nan"), "") == ""
+
+
+def test_region_labels_tell_a_shared_name_apart_by_level() -> None:
+    names = pd.Series(["Oslo", "KOSTRA-gruppe 13", "Oslo", "Landet"])
+    levels = pd.Series(["kommune", "kostragruppe", "fylke", "landet"])
+    assert km.region_labels(names, levels).tolist() == [
+        "Oslo",
+        "KOSTRA-gruppe 13",
+        "Oslo (fylke)",
+        "Landet",
+    ]
+    # Two kommuner of one name at one level are not renamed (a fylke map).
+    same = km.region_labels(pd.Series(["Bø", "Bø"]), pd.Series(["kommune", "kommune"]))
+    assert same.tolist() == ["Bø", "Bø"]
 
 
 def test_asker_merger_chain(code_map: km.CodeMap) -> None:
@@ -196,3 +294,17 @@ def test_slug_keeps_sami_base_letters() -> None:
     assert km.slug("Porsanger - Porsáŋgu - Porsanki") == "porsanger-porsangu-porsanki"
     assert km.slug("Guovdageaidnu - Kautokeino") == "guovdageaidnu-kautokeino"
     assert km.slug("Unjárga - Nesseby") == "unjarga-nesseby"
+
+
+def test_fylker_group_the_registry_in_its_order() -> None:
+    registry = pd.DataFrame(
+        {
+            "kommunenummer": ["0301", "3203", "3218"],
+            "fylkesnummer": ["03", "32", "32"],
+            "fylkesnavn": ["Oslo", "Akershus", "Akershus"],
+        }
+    )
+    assert km.fylker(registry) == [
+        km.Fylke("03", "Oslo", ("0301",)),
+        km.Fylke("32", "Akershus", ("3203", "3218")),
+    ]

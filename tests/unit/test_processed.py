@@ -66,3 +66,40 @@ def test_schema_violations_are_refused(tmp_path: Path, mutate, message: str) -> 
 def test_missing_table_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="kjør `boso build`"):
         processed.read_table("out_boso__befolkning", tmp_path)
+
+
+def _registry() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "kommunenummer": ["3203", "0301", "9999", "1867"],
+            "kommunenavn": ["Asker", "Oslo", "Uoppgitt", "Bø"],
+            "fylkesnummer": ["32", "03", "99", "18"],
+            "fylkesnavn": ["Akershus", "Oslo", "Uoppgitt", "Nordland"],
+            "kostragruppe": ["EKG13", "EKG13", None, "EKG05"],
+            "kostragruppenavn": ["KOSTRA-gruppe 13", "KOSTRA-gruppe 13", None, None],
+        }
+    )
+
+
+def test_load_registry_checks_sorts_and_labels(tmp_path: Path) -> None:
+    processed.write_table(_registry(), "core_klass__kommuner", tmp_path)
+    registry = processed.load_registry(tmp_path)
+    assert registry["kommunenummer"].tolist() == ["0301", "1867", "3203"]
+    assert registry["kostragruppenavn"].tolist() == [
+        "KOSTRA-gruppe 13",
+        "KOSTRA-gruppe 5",
+        "KOSTRA-gruppe 13",
+    ]
+    assert processed.kommune_info("301", tmp_path)["kommunenavn"] == "Oslo"
+
+
+def test_load_registry_names_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="core_klass__kommuner.parquet mangler: kjør `boso build`"):
+        processed.load_registry(tmp_path)
+    with pytest.raises(DataError, match="mangler kolonne\\(r\\): fylkesnavn"):
+        processed.check_registry(_registry().drop(columns="fylkesnavn"))
+    only_codes = processed.check_registry(_registry()[["kommunenummer"]], required=())
+    assert only_codes["kommunenummer"].tolist() == ["0301", "1867", "3203"]
+    bad = _registry().assign(kommunenummer=["3203", "Oslo", "9999", "1867"])
+    with pytest.raises(DataError, match="rad 1: kommunenummer 'Oslo' er ikke fire siffer"):
+        processed.check_registry(bad)

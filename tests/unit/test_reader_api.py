@@ -60,7 +60,7 @@ def test_printed_frames_show_year_and_value_first(tmp_path, monkeypatch) -> None
             "kostragruppe": [None],
         }
     )
-    monkeypatch.setattr(processed, "kommuner", lambda root=None: registry)
+    monkeypatch.setattr(processed, "load_registry", lambda root=None: registry)
     rows = processed.load_indicator("befolkning", "3203", root=tmp_path)
     assert list(rows.columns[:4]) == ["kommunenummer", "aar", "verdi", "status"]
     with pd.option_context("display.width", 80):

@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from boso.chapter.export import FORMATS, Browser, write_atomic
 from boso.chapter.model import build_chapter
 from boso.config import paths
 from boso.errors import BosoError, QueryError
+from boso.processed import check_registry
 from boso.reports import (
     CACHE_FILE,
     FAILED,
@@ -291,13 +292,6 @@ def discover(reports_dir: Path) -> tuple[dict[str, list[Any]], dict[str, str]]:
     return found, broken
 
 
-def _kostra_text(row: Mapping[str, Any]) -> str:
-    kostra = str(row.get("kostragruppenavn") or row.get("kostragruppe") or "")
-    if kostra.startswith("EKG") and kostra[3:].isdigit():
-        return f"KOSTRA-gruppe {int(kostra[3:])}"
-    return kostra
-
-
 def run_chapters(
     kommuner: Sequence[str],
     *,
@@ -340,7 +334,7 @@ def run_chapters(
 
     p = paths(root) if root else paths()
     inputs = inputs or site.load_inputs(p.root)
-    registry = site.validate_registry(inputs.registry)
+    registry = check_registry(inputs.registry)
     selected = select_kommuner(registry, kommune=list(kommuner))
     rows = {r["kommunenummer"]: r for r in registry.to_dict("records")}
     reports, broken = discover(Path(inputs.reports_dir))
@@ -382,7 +376,7 @@ def run_chapters(
             "kommunenummer": knr,
             "kommunenavn": navn,
             "fylkesnavn": str(row.get("fylkesnavn") or ""),
-            "kostragruppe": _kostra_text(row),
+            "kostragruppe": row["kostragruppenavn"],  # the display label (check_registry)
         }
         parts = {
             "reports": {r.analysis: hasher.hash(r.path) for r in own},
@@ -455,7 +449,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     p = paths()
     inputs = site.load_inputs(p.root)
-    registry = site.validate_registry(inputs.registry)
+    registry = check_registry(inputs.registry)
     selected = select_kommuner(
         registry, kommune=args.kommune, fylke=args.fylke, all_kommuner=bool(args.all)
     )

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from boso.errors import DataError
+from boso.kommune import parse_kommunenummer
 from boso.register._schema import load_schema
 from boso.register.columns import classify_columns
 from boso.register.coordinates import locate_points
@@ -98,11 +99,8 @@ def read_file_bytes(path: Path) -> bytes:
 
 
 def check_kommunenummer(kommunenummer: Any) -> str:
-    """Return the kommunenummer as 4 characters, or raise :class:`DataError`."""
-    text = str(kommunenummer).strip()
-    if not re.fullmatch(r"\d{4}", text):
-        raise DataError(f"ugyldig kommunenummer {text!r}: fire siffer ventet, f.eks. 0301")
-    return text
+    """:func:`boso.kommune.parse_kommunenummer`, all four digits written, or :class:`DataError`."""
+    return parse_kommunenummer(kommunenummer, four_digits=True)
 
 
 def read_register_bytes(

@@ -18,7 +18,7 @@ import pandas as pd
 
 from boso.config import paths
 from boso.errors import BosoError, DataError
-from boso.processed import record_read
+from boso.processed import load_registry, record_read
 from boso.raw import RawFile, RawStore, atomic_write_bytes, atomic_write_text
 from boso.register.reader import (
     RegisterImport,
@@ -113,8 +113,7 @@ def known_kommuner(processed_dir: str | Path | None = None) -> set[str] | None:
     table = base / REGISTRY_TABLE
     try:
         if table.is_file():
-            frame = pd.read_parquet(table, columns=["kommunenummer"])
-            return {str(k).zfill(4) for k in frame["kommunenummer"]}
+            return set(load_registry(base, required=("kommunenummer",))["kommunenummer"])
         codes = sorted((base.parent / "raw" / "klass").glob("131_codesAt_*.json"))
         codes = [p for p in codes if not p.name.endswith(".provenance.json")]
         if codes:

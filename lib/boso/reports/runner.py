@@ -78,6 +78,14 @@ def _close_matches(value: str, candidates: Iterable[str], n: int = 5) -> str:
     return f" (mente du {', '.join(near)}?)" if near else ""
 
 
+def _parsed(parse: Callable[[Any], str], raw: Any) -> str:
+    """The code as :mod:`boso.kommune` parses it; a malformed one as typed, to be named unknown."""
+    try:
+        return parse(raw)
+    except DataError:
+        return str(raw).strip()
+
+
 def select_kommuner(
     registry: Any,
     kommune: Sequence[str] | None = None,
@@ -99,6 +107,8 @@ def select_kommuner(
         QueryError: An unknown kommune or fylke code (close matches in the message), or no
             selection at all.
     """
+    from boso.kommune import parse_fylkesnummer, parse_kommunenummer
+
     for column in ("kommunenummer", "kommunenavn", "fylkesnummer"):
         if column not in registry.columns:
             raise DataError(f"kommuneregisteret mangler kolonnen {column!r}")
@@ -110,18 +120,14 @@ def select_kommuner(
         chosen = codes
     elif kommune:
         for raw in kommune:
-            code = str(raw).strip()
-            if code.isdigit() and len(code) < 4:
-                code = code.zfill(4)
+            code = _parsed(parse_kommunenummer, raw)
             if code not in names:
                 raise QueryError(f"ukjent kommunenummer {raw!r}{_close_matches(code, codes)}")
             chosen.append(code)
     elif fylke:
         known = set(fylker.values())
         for raw in fylke:
-            code = str(raw).strip()
-            if code.isdigit() and len(code) < 2:
-                code = code.zfill(2)
+            code = _parsed(parse_fylkesnummer, raw)
             if code not in known:
                 raise QueryError(f"ukjent fylkesnummer {raw!r}{_close_matches(code, known)}")
             chosen.extend(k for k, f in fylker.items() if f == code)
@@ -144,33 +150,14 @@ def discover_analyses(notebooks_dir: Path) -> dict[str, Path]:
 
 
 def load_registry(processed_dir: Path | None = None) -> Any:
-    """The kommune registry (``core_klass__kommuner``).
-
-    Uses ``boso.processed.kommuner()`` for the project's own data, else reads the parquet file
-    in ``processed_dir``.
+    """The kommune registry: :func:`boso.processed.load_registry` (the project's by default).
 
     Raises:
         DataError: The registry has not been built yet.
     """
-    default = paths().processed
-    if processed_dir is None or Path(processed_dir).resolve() == default.resolve():
-        try:
-            from boso.processed import kommuner
-        except ImportError:
-            pass
-        else:
-            return kommuner()
-        processed_dir = default
-    path = Path(processed_dir) / "core_klass__kommuner.parquet"
-    if not path.is_file():
-        raise DataError(f"{path} mangler: kjør `boso build` først")
-    import pandas as pd
+    from boso.processed import load_registry as load
 
-    frame = pd.read_parquet(path)
-    for column in ("kommunenummer", "fylkesnummer"):
-        if column in frame.columns:
-            frame[column] = frame[column].astype(str)
-    return frame
+    return load(processed_dir)
 
 
 def _read_notebook(path: Path) -> dict[str, Any]:

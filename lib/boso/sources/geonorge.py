@@ -25,6 +25,7 @@ from typing import Any
 import geopandas as gpd
 
 from boso.errors import DataError, FetchError, json_problem
+from boso.kommune import parse_kommunenummer
 from boso.raw import RawFile, RawStore, utc_now
 from boso.sources.http import HttpClient, HttpStatusError, RateLimiter, expect_json
 
@@ -76,20 +77,19 @@ def detect_epsg(doc: dict[str, Any], where: str = "GeoJSON") -> int:
 
 
 def normalise_kommunenummer(value: Any, where: str) -> str:
-    """``301`` / ``"301"`` / ``"0301"`` -> ``"0301"``; anything else raises :class:`DataError`."""
-    if isinstance(value, bool):
-        raise DataError(f"{where}: kommunenummer {value!r} er ikke et tall")
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    elif isinstance(value, str):
-        text = value.strip()
-    else:
-        raise DataError(f"{where}: kommunenummer {value!r} er ikke et tall")
-    if not text.isdigit() or not 3 <= len(text) <= 4 or int(text) == 0:
-        raise DataError(f"{where}: kommunenummer {value!r} er ikke et firesifret kommunenummer")
-    return text.zfill(4)
+    """:func:`boso.kommune.parse_kommunenummer` with ``where`` in the message.
+
+    ``301`` / ``"301"`` / ``"0301"`` -> ``"0301"``; no ``K`` prefix (Geonorge has none).
+
+    Raises:
+        DataError: ``<where>: kommunenummer … er ikke et firesifret kommunenummer``.
+    """
+    try:
+        return parse_kommunenummer(value)
+    except DataError:
+        number = isinstance(value, int | float | str) and not isinstance(value, bool)
+        what = "er ikke et firesifret kommunenummer" if number else "er ikke et tall"
+        raise DataError(f"{where}: kommunenummer {value!r} {what}") from None
 
 
 def _load(source: str | Path | bytes | dict[str, Any]) -> tuple[dict[str, Any], str]:

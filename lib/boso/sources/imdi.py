@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from boso.errors import DataError
+from boso.kommune import normalise_kommunenummer_series, parse_kommunenummer
 
 ENCODING = "iso-8859-1"
 LONG_COLUMNS = ["Enhet", "År", "Kommunenummer", "Kommune", "Bosetting", "Antall"]
@@ -81,7 +82,7 @@ def parse_long(text: str, name: str = "IMDi-eksport") -> pd.DataFrame:
         values, status = _values(frame["Antall"])
     except DataError as exc:
         raise DataError(f"{name}, kolonne Antall: {exc}") from exc
-    codes = frame["Kommunenummer"].str.strip().str.lstrip("K").str.zfill(4)
+    codes = normalise_kommunenummer_series(frame["Kommunenummer"], allow_prefix=True)
     return pd.DataFrame(
         {
             "kode": codes,
@@ -132,7 +133,7 @@ def parse_wide(text: str, name: str = "IMDi-eksport") -> pd.DataFrame:
         parts.append(
             pd.DataFrame(
                 {
-                    "kode": body[0].str.strip().str.lstrip("K").str.zfill(4),
+                    "kode": normalise_kommunenummer_series(body[0], allow_prefix=True),
                     "kommunenavn": body[1].map(clean_name),
                     "aar": int(year_text),
                     "serie": serie,
@@ -244,7 +245,11 @@ def _check_last_block(lines: list[str], name: str) -> None:
     ]
 
     def code(row: list[str]) -> str:
-        return row[at["Kommunenummer"]].strip().lstrip("K").zfill(4)
+        # As parse_long reads it; a malformed code stays as written for parse_export to name.
+        try:
+            return parse_kommunenummer(row[at["Kommunenummer"]], allow_prefix=True)
+        except DataError:
+            return row[at["Kommunenummer"]].strip()
 
     block: dict[str, set[str]] = {}
     previous: set[str] = set()
