@@ -75,12 +75,11 @@ def _reports_per_kommune() -> tuple[float, str] | None:
 
 def run() -> str:
     """Run the benchmark; returns the Markdown section for BENCHMARKS.md."""
-    from boso import site
+    from boso import processed, site
     from boso.config import paths
-    from boso.site import model
 
     project = paths()
-    registry = site.validate_registry(model._load_registry(project.processed))
+    registry = processed.load_registry(project.processed)
     names = dict(zip(registry["kommunenummer"], registry["kommunenavn"], strict=True))
     have = site.discover_reports(project.reports)
     if not have:

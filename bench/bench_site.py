@@ -52,11 +52,11 @@ TARGET_MEDIAN = 500_000
 
 
 def _registry() -> pd.DataFrame:
+    from boso import processed
     from boso.config import paths
-    from boso.site import model
 
     try:
-        return model._load_registry(paths().processed)
+        return processed.load_registry(paths().processed)
     except Exception:  # no processed data yet: a registry-shaped stand-in of 357 kommuner
         return pd.DataFrame(
             {
@@ -106,13 +106,13 @@ def _stand_ins() -> tuple[dict[str, Path], str]:
 
 def _scaled_inputs(workdir: Path):
     """Every kommune of the registry × the five analyses (copies of the stand-in notebooks)."""
-    from boso import site
+    from boso import processed, site
     from boso.site import model
 
     registry = _registry()
     reports = workdir / "reports"
     stand_ins, label = _stand_ins()
-    for row in site.validate_registry(registry).itertuples(index=False):
+    for row in processed.check_registry(registry).itertuples(index=False):
         folder = reports / site.kommune_dir(row.kommunenummer, row.kommunenavn)
         folder.mkdir(parents=True)
         for analysis, source in stand_ins.items():

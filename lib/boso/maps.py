@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from boso import charts, text
 from boso.errors import DataError
+from boso.kommune import normalise_kommunenummer_series
 from boso.processed import record_read
 
 GEO_TABLE = "core_geo__kommuner"
@@ -57,7 +58,7 @@ def _read_geo_cached(path: str, mtime_ns: int) -> pd.DataFrame:
         )
     except Exception as exc:  # shapely raises GEOSException subclasses without a common base
         raise DataError(f"{path}: kolonnen 'geometry' er ikke gyldig WKB ({exc})") from exc
-    frame["kommunenummer"] = frame["kommunenummer"].astype(str).str.zfill(4)
+    frame["kommunenummer"] = normalise_kommunenummer_series(frame["kommunenummer"])
     return frame
 
 
@@ -373,7 +374,7 @@ def kommune_map(
     from boso import processed
 
     info = processed.kommune_info(kommunenummer)
-    registry = processed.kommuner()
+    registry = processed.load_registry()
     fylke = sorted(registry.loc[registry["fylkesnummer"] == info["fylkesnummer"], "kommunenummer"])
     geo = read_geo(geo_path)
     codes = neighbourhood(geo, info["kommunenummer"], fylke)

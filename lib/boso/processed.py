@@ -349,10 +349,10 @@ def check_registry(
 
     The one place the registry's rules live, for the table read by :func:`load_registry` and
     for registries handed in by callers (site inputs, tests): the required columns, codes as
-    strings (kommunenummer by :func:`boso.kommune.parse_kommunenummer`, fylkesnummer 2
-    characters), ``kostragruppenavn`` as the display label (:func:`boso.kommune.kostra_label`;
-    ``""`` without a group, never ``"nan"``), without KLASS's 9999 Uoppgitt, sorted by fylke
-    and kommunenummer.
+    strings (kommunenummer exactly four digits and each once, fylkesnummer 2 characters),
+    ``kostragruppenavn`` as the display label (:func:`boso.kommune.kostra_label`; ``""``
+    without a group, never ``"nan"``), without KLASS's 9999 Uoppgitt, sorted by fylke and
+    kommunenummer.
 
     Args:
         registry: ``kommunenummer, kommunenavn, fylkesnummer, fylkesnavn`` and optionally
@@ -365,18 +365,26 @@ def check_registry(
         DataError: A required column is missing or a code is not a kommunenummer (the row
             is named).
     """
-    from boso.kommune import kostra_label, normalise_kommunenummer_series
+    from boso.kommune import kostra_label
 
     missing = [c for c in ("kommunenummer", *required) if c not in registry.columns]
     if missing:
         raise DataError(f"{name} mangler kolonne(r): {', '.join(missing)}")
     frame = registry.copy()
-    frame["kommunenummer"] = normalise_kommunenummer_series(frame["kommunenummer"])
+    # The registry is boso's own table: codes are stored as four characters, so a shorter code
+    # means a damaged or foreign file, not a code to pad (padding "301" could duplicate 0301).
+    frame["kommunenummer"] = frame["kommunenummer"].astype(str).str.strip()
     bad = frame.loc[~frame["kommunenummer"].str.fullmatch(r"[0-9]{4}")]
     if not bad.empty:
         raise DataError(
             f"{name}, rad {bad.index[0]}: kommunenummer {bad.iloc[0]['kommunenummer']!r} "
             "er ikke fire siffer"
+        )
+    repeated = frame.loc[frame["kommunenummer"].duplicated()]
+    if not repeated.empty:
+        raise DataError(
+            f"{name}, rad {repeated.index[0]}: kommunenummer "
+            f"{repeated.iloc[0]['kommunenummer']} står to ganger"
         )
     if "fylkesnummer" in frame:
         frame["fylkesnummer"] = frame["fylkesnummer"].astype(str)
@@ -420,11 +428,6 @@ def load_registry(
             raise
         raise DataError(f"{path} mangler: kjør `boso build` først") from exc
     return check_registry(frame, str(path), required)
-
-
-def kommuner(root: str | Path | None = None) -> pd.DataFrame:
-    """:func:`load_registry` under its older name (used by :mod:`boso.maps`)."""
-    return load_registry(root)
 
 
 def kommune_info(kommunenummer: str, root: str | Path | None = None) -> dict[str, Any]:

@@ -103,3 +103,18 @@ def test_load_registry_names_what_is_missing(tmp_path: Path) -> None:
     bad = _registry().assign(kommunenummer=["3203", "Oslo", "9999", "1867"])
     with pytest.raises(DataError, match="rad 1: kommunenummer 'Oslo' er ikke fire siffer"):
         processed.check_registry(bad)
+
+
+def test_check_registry_refuses_a_repeated_kommunenummer() -> None:
+    from boso.processed import check_registry
+
+    registry = pd.DataFrame(
+        {
+            "kommunenummer": ["0301", "3203", "0301"],
+            "kommunenavn": ["Oslo", "Asker", "Oslo"],
+            "fylkesnummer": ["03", "32", "03"],
+            "fylkesnavn": ["Oslo", "Akershus", "Oslo"],
+        }
+    )
+    with pytest.raises(DataError, match="rad 2: kommunenummer 0301 står to ganger"):
+        check_registry(registry)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from boso.kommune import normalise_kommunenummer_series
 from boso.register._schema import load_schema
 from boso.register.columns import Columns
 from boso.register.result import ValidationReport
@@ -198,7 +199,7 @@ def boundary_geometry(boundary: Any, kommunenummer: str) -> Any:
     if isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries):
         frame = boundary
         if isinstance(frame, gpd.GeoDataFrame) and "kommunenummer" in frame.columns:
-            frame = frame[frame["kommunenummer"].astype(str).str.zfill(4) == kommunenummer]
+            frame = frame[normalise_kommunenummer_series(frame["kommunenummer"]) == kommunenummer]
         if len(frame) == 0:
             return None
         if frame.crs is not None and frame.crs.to_epsg() != 25833:
@@ -209,7 +210,7 @@ def boundary_geometry(boundary: Any, kommunenummer: str) -> Any:
         # boso.maps.read_geo: a plain frame of shapely geometries in EPSG:25833.
         frame = boundary
         if "kommunenummer" in frame.columns:
-            frame = frame[frame["kommunenummer"].astype(str).str.zfill(4) == kommunenummer]
+            frame = frame[normalise_kommunenummer_series(frame["kommunenummer"]) == kommunenummer]
         if len(frame) == 0 or "geometry" not in frame.columns:
             return None
         geom = shapely.union_all(frame["geometry"].to_numpy())

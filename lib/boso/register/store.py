@@ -18,6 +18,7 @@ import pandas as pd
 
 from boso.config import paths
 from boso.errors import BosoError, DataError
+from boso.kommune import normalise_kommunenummer_series
 from boso.processed import load_registry, record_read
 from boso.raw import RawFile, RawStore, atomic_write_bytes, atomic_write_text
 from boso.register.reader import (
@@ -97,7 +98,7 @@ def load_boundary(kommunenummer: str, processed_dir: str | Path | None = None) -
         return None
     if frame is None or "kommunenummer" not in frame.columns:
         return None
-    frame = frame.assign(kommunenummer=frame["kommunenummer"].astype(str).str.zfill(4))
+    frame = frame.assign(kommunenummer=normalise_kommunenummer_series(frame["kommunenummer"]))
     if not (frame["kommunenummer"] == kommunenummer).any():
         return None
     return frame

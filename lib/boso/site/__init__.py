@@ -46,7 +46,6 @@ from boso.site.model import (
     load_inputs,
     method_context,
     read_report_meta,
-    validate_registry,
 )
 
 __all__ = [
@@ -73,5 +72,4 @@ __all__ = [
     "plotly_js_path",
     "read_report_meta",
     "run_cli",
-    "validate_registry",
 ]

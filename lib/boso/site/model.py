@@ -24,12 +24,14 @@ import pandas as pd
 from boso.catalog import Indicator, load_catalog
 from boso.config import paths
 from boso.errors import DataError
+from boso.kommune import fylker, slug
 from boso.outputs import (
     SYNTHETIC_ANNOTATION,
     SYNTHETIC_NOTICE,
     notebook_meta,
     output_synthetic,
 )
+from boso.processed import check_registry, load_registry
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATES = PACKAGE_DIR / "templates"
@@ -65,7 +67,6 @@ HEADLINE_INDICATORS = (
     "lavinntekt_barn",
     "startlan_per_1000",
 )
-REGISTRY_COLUMNS = ("kommunenummer", "kommunenavn", "fylkesnummer", "fylkesnavn")
 
 
 @dataclass(frozen=True)
@@ -196,35 +197,7 @@ def format_number(value: float, unit: str = "") -> str:
 
 def kommune_dir(kommunenummer: str, kommunenavn: str) -> str:
     """The kommune's folder under ``kommuner/`` (same naming as ``reports/``)."""
-    from boso.kommune import slug  # one spelling for report folders and site URLs
-
-    return f"{kommunenummer}-{slug(kommunenavn)}"
-
-
-def validate_registry(registry: pd.DataFrame) -> pd.DataFrame:
-    """Check the kommune registry and return it sorted by fylke and kommunenummer.
-
-    Raises:
-        DataError: A required column is missing or a kommunenummer is not 4 characters.
-    """
-    missing = [c for c in REGISTRY_COLUMNS if c not in registry.columns]
-    if missing:
-        raise DataError(f"kommuneregisteret mangler kolonne(r): {', '.join(missing)}")
-    frame = registry.copy()
-    frame["kommunenummer"] = frame["kommunenummer"].astype(str)
-    frame["fylkesnummer"] = frame["fylkesnummer"].astype(str)
-    bad = frame.loc[~frame["kommunenummer"].str.fullmatch(r"\d{4}")]
-    if not bad.empty:
-        row = bad.index[0]
-        raise DataError(
-            f"kommuneregisteret, rad {row}: kommunenummer {bad.iloc[0]['kommunenummer']!r} "
-            "er ikke fire siffer"
-        )
-    for column in ("kostragruppe", "kostragruppenavn"):
-        # A kommune without a KOSTRA group must not be shown as "nan".
-        frame[column] = frame[column].fillna("").astype(str) if column in frame else ""
-    frame = frame.loc[frame["kommunenummer"] != "9999"]
-    return frame.sort_values(["fylkesnummer", "kommunenummer"]).reset_index(drop=True)
+    return f"{kommunenummer}-{slug(kommunenavn)}"  # one spelling for report folders and URLs
 
 
 def read_report_meta(path: Path, kommunenummer: str) -> Report:
@@ -534,7 +507,7 @@ def jinja_env() -> Any:
 def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteModel:
     """Work out every page of the site and render the content of the generated pages."""
     env = jinja_env()
-    registry = validate_registry(inputs.registry)
+    registry = check_registry(inputs.registry)
     reports = discover_reports(inputs.reports_dir)
     known = set(registry["kommunenummer"])
     unknown = sorted(set(reports) - known)
@@ -553,33 +526,24 @@ def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteMo
 
     pages: list[Page] = []
     report_pages: list[ReportPage] = []
-    fylker: list[dict[str, Any]] = []
-    listing: dict[str, list[dict[str, Any]]] = {}
+    listed_kommuner: dict[str, dict[str, Any]] = {}
     for row in registry.itertuples(index=False):
         knr, navn = row.kommunenummer, row.kommunenavn
         folder = kommune_dir(knr, navn)
-        kostra = str(row.kostragruppenavn or row.kostragruppe or "")
-        if kostra and kostra.startswith("EKG"):
-            kostra = f"KOSTRA-gruppe {int(kostra[3:])}" if kostra[3:].isdigit() else kostra
         info = {
             "kommunenummer": knr,
             "kommunenavn": navn,
             "fylkesnummer": row.fylkesnummer,
             "fylkesnavn": row.fylkesnavn,
-            "kostragruppe": kostra,
+            "kostragruppe": row.kostragruppenavn,
         }
         own_reports = reports.get(knr, [])
-        if not any(f["nummer"] == row.fylkesnummer for f in fylker):
-            fylker.append({"nummer": row.fylkesnummer, "navn": row.fylkesnavn, "kommuner": []})
-            listing[row.fylkesnummer] = fylker[-1]["kommuner"]
-        listing[row.fylkesnummer].append(
-            {
-                **info,
-                "folder": folder,
-                "n_reports": len(own_reports),
-                "search": f"{navn} {knr} {row.fylkesnavn}",
-            }
-        )
+        listed_kommuner[knr] = {
+            **info,
+            "path": f"{folder}/index.html",
+            "n_reports": len(own_reports),
+            "search": f"{navn} {knr} {row.fylkesnavn}",
+        }
 
         kommune_path = f"kommuner/{folder}/index.html"
         crumbs = [
@@ -644,14 +608,17 @@ def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteMo
             )
 
     def hrefs(prefix: str) -> list[dict[str, Any]]:
+        """The kommune lists grouped by fylke, with links relative to the page's folder."""
         return [
             {
-                **f,
+                "number": fylke.number,
+                "name": fylke.name,
                 "kommuner": [
-                    {**k, "href": f"{prefix}{k['folder']}/index.html"} for k in f["kommuner"]
+                    {**listed_kommuner[knr], "href": prefix + listed_kommuner[knr]["path"]}
+                    for knr in fylke.kommuner
                 ],
             }
-            for f in fylker
+            for fylke in fylker(registry)
         ]
 
     n_reports = sum(len(r) for k, r in reports.items() if k in known)
@@ -711,21 +678,6 @@ def build_model(inputs: SiteInputs, *, renderer_text: str, built: str) -> SiteMo
 # Inputs from a project (disk)
 
 
-def _load_registry(processed: Path) -> pd.DataFrame:
-    """The kommune registry from the processed store in ``processed``.
-
-    Raises:
-        DataError: The registry table is missing (``boso build`` has not run).
-    """
-    from boso.processed import kommuner
-
-    path = processed / "core_klass__kommuner.parquet"
-    try:
-        return kommuner(processed)
-    except DataError as exc:
-        raise DataError(f"kommuneregisteret mangler ({path}): kjør `boso build` først") from exc
-
-
 def _load_catalog() -> list[Indicator]:
     return list(load_catalog().values())
 
@@ -758,7 +710,7 @@ def load_inputs(root: Path | None = None) -> SiteInputs:
     from boso.chapter.runner import published_chapters
 
     return SiteInputs(
-        registry=_load_registry(p.processed),
+        registry=load_registry(p.processed),
         reports_dir=p.reports,
         catalog=_load_catalog(),
         provenance=provenance,
