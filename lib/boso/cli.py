@@ -7,13 +7,12 @@ Every :class:`boso.errors.BosoError` becomes one line on stderr and exit status 
 from __future__ import annotations
 
 import argparse
-import errno
 import io
 import os
 import sys
 from collections.abc import Sequence
 
-from boso.errors import BosoError
+from boso.errors import BosoError, os_problem
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -211,25 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_OS_REASONS = {
-    errno.ENOENT: "finnes ikke",
-    errno.EACCES: "ingen tilgang",
-    errno.EPERM: "ingen tilgang",
-    errno.EISDIR: "er en mappe, ikke en fil",
-    errno.ENOTDIR: "en del av stien er ikke en mappe",
-    errno.ENOSPC: "ikke mer plass på disken",
-    errno.EROFS: "filsystemet er skrivebeskyttet",
-    errno.EEXIST: "finnes allerede",
-    errno.ENAMETOOLONG: "navnet er for langt",
-}
-
-
 def describe_os_error(exc: OSError) -> str:
     """One bokmål line for a file-system error, naming the path it concerns."""
     if exc.filename is None:  # e.g. a network error (requests' are OSErrors too)
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return _OS_REASONS.get(exc.errno or 0, text)
-    reason = _OS_REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        return os_problem(exc) if exc.errno else text
+    reason = os_problem(exc)
     name = exc.filename
     if exc.filename2 is not None:
         name = f"{name} → {exc.filename2}"

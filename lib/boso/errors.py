@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class BosoError(Exception):
     """Base class: a problem the user can act on, described in one line.
@@ -68,3 +70,33 @@ def json_problem(exc: ValueError) -> str:
     if lineno is None:
         return f"ugyldig JSON: {problem}"
     return f"ugyldig JSON på linje {lineno} kolonne {colno}: {problem}"
+
+
+# File-system errors in bokmål; one table for the CLI and every module that reports one.
+_OS_PROBLEMS = {
+    errno.ENOENT: "finnes ikke",
+    errno.EACCES: "ingen tilgang",
+    errno.EPERM: "ingen tilgang",
+    errno.EISDIR: "er en mappe, ikke en fil",
+    errno.ENOTDIR: "en del av stien er ikke en mappe",
+    errno.ENOSPC: "ikke mer plass på disken",
+    errno.EDQUOT: "diskkvoten er brukt opp",
+    errno.EROFS: "filsystemet er skrivebeskyttet",
+    errno.EEXIST: "finnes allerede",
+    errno.ENAMETOOLONG: "navnet er for langt",
+    errno.EIO: "lese- eller skrivefeil på disken",
+    errno.EMFILE: "for mange åpne filer",
+}
+
+
+def os_problem(exc: OSError) -> str:
+    """Why a file operation failed, in bokmål, for "<fil>: ... (<this>)" messages.
+
+    An error number without a translation is named by its symbol (e.g. ``ELOOP``), never by
+    the operating system's English text.
+    """
+    if exc.errno in _OS_PROBLEMS:
+        return _OS_PROBLEMS[exc.errno]
+    if exc.errno:
+        return f"systemfeil {errno.errorcode.get(exc.errno, exc.errno)}"
+    return f"systemfeil ({type(exc).__name__})"

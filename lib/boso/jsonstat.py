@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from boso.errors import DataError, json_problem_text
+from boso.errors import DataError, json_problem_text, os_problem
 
 __all__ = [
     "VALUE_SYMBOLS",
@@ -372,7 +372,7 @@ def _load(src: Any) -> tuple[Any, str | None]:
         except FileNotFoundError as exc:
             raise _Fail(name)("fil ikke funnet") from exc
         except OSError as exc:
-            raise _Fail(name)(f"kan ikke lese fil ({exc.strerror or exc})") from exc
+            raise _Fail(name)(f"kan ikke lese fil ({os_problem(exc)})") from exc
         return _parse_json_bytes(content, name), name
     raise DataError(
         f"JSON-stat: kan ikke lese en {type(src).__name__}; "

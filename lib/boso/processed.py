@@ -6,7 +6,6 @@ This module and :mod:`boso.raw` are the only ones that read or write the data di
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import os
 import shutil
@@ -20,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from boso.config import paths
-from boso.errors import DataError, QueryError
+from boso.errors import DataError, QueryError, os_problem
 from boso.lifetime import exchange, owner, pid_alive, remove_stale
 from boso.raw import atomic_write_bytes
 
@@ -570,7 +569,4 @@ def _write_output(path: Path, content: bytes) -> None:
         atomic_write_bytes(path, content)
     except OSError as exc:
         # The error names atomic_write_bytes' temporary file; the user named ``path``.
-        reason = exc.strerror or type(exc).__name__
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            reason = "ingen tilgang"
-        raise DataError(f"{path}: kan ikke skrive filen ({reason})") from exc
+        raise DataError(f"{path}: kan ikke skrive filen ({os_problem(exc)})") from exc

@@ -9,7 +9,9 @@ unless it is on the short, explicit allow-list below (programming errors that ne
 from __future__ import annotations
 
 import ast
+import errno
 import gzip
+import os
 import re
 from pathlib import Path
 
@@ -277,3 +279,50 @@ def test_snapshot_archive_errors_are_bokmal(tmp_path: Path, content: bytes) -> N
     message = str(info.value)
     assert "snapshot.tar.gz" in message and "\n" not in message
     assert not english_words(message.split(": ", 1)[1]), message
+
+
+# ---------------------------------------------------------------------------------------------
+# File-system errors: one bokmål table (errors.os_problem), never the OS's English strerror
+
+
+def test_no_message_inserts_the_os_error_text() -> None:
+    offenders = []
+    for path in sorted(LIB.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FormattedValue):
+                inner = ast.unparse(node.value)
+                if "strerror" in inner:
+                    offenders.append(f"{path.relative_to(LIB)}:{node.lineno}: {inner}")
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (errno.ENOSPC, "ikke mer plass på disken"),
+        (errno.EACCES, "ingen tilgang"),
+        (errno.EROFS, "filsystemet er skrivebeskyttet"),
+        (errno.ELOOP, "systemfeil ELOOP"),
+    ],
+)
+def test_os_problem_is_bokmal(number: int, expected: str) -> None:
+    from boso.errors import os_problem
+
+    assert os_problem(OSError(number, os.strerror(number), "/x")) == expected
+
+
+def test_export_write_error_is_bokmal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Disk-full messages used to end in the OS text, e.g. "(No space left on device)".
+    from boso.errors import DataError
+    from boso.processed import _write_output
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / ".tmp"))
+
+    monkeypatch.setattr("boso.processed.atomic_write_bytes", full)
+    with pytest.raises(DataError) as caught:
+        _write_output(tmp_path / "ut.csv", b"x")
+    assert (
+        str(caught.value)
+        == f"{tmp_path / 'ut.csv'}: kan ikke skrive filen (ikke mer plass på disken)"
+    )

@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from boso.errors import DataError
+from boso.errors import DataError, os_problem
 from boso.kommune import parse_kommunenummer
 from boso.register._schema import load_schema
 from boso.register.columns import classify_columns
@@ -95,7 +95,7 @@ def read_file_bytes(path: Path) -> bytes:
     except IsADirectoryError as exc:
         raise DataError(f"{path}: er en mappe, ikke en fil") from exc
     except OSError as exc:
-        raise DataError(f"{path}: kan ikke lese filen ({exc.strerror})") from exc
+        raise DataError(f"{path}: kan ikke lese filen ({os_problem(exc)})") from exc
 
 
 def check_kommunenummer(kommunenummer: Any) -> str:

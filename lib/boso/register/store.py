@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from boso.config import paths
-from boso.errors import BosoError, DataError
+from boso.errors import BosoError, DataError, os_problem
 from boso.kommune import normalise_kommunenummer_series
 from boso.processed import load_registry, record_read
 from boso.raw import RawFile, RawStore, atomic_write_bytes, atomic_write_text
@@ -241,7 +241,7 @@ def _write_outputs(
             )
         )
     except OSError as exc:
-        raise DataError(f"{base}: kan ikke skrive registeret ({exc.strerror})") from exc
+        raise DataError(f"{base}: kan ikke skrive registeret ({os_problem(exc)})") from exc
     try:
         try:
             staged = _stage(result, out, staging)
@@ -250,7 +250,7 @@ def _write_outputs(
             archived = _archive_previous(out, base)
         except OSError as exc:
             raise DataError(
-                f"{out['dwellings']}: kunne ikke skrive registeret ({exc.strerror}); "
+                f"{out['dwellings']}: kunne ikke skrive registeret ({os_problem(exc)}); "
                 "det forrige er beholdt"
             ) from exc
         order = ("tenancies", "report", "dwellings")
@@ -283,7 +283,7 @@ def _write_outputs(
             journal.unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 raise DataError(
-                    f"{out['dwellings']}: kunne ikke skrive registeret ({exc.strerror}); "
+                    f"{out['dwellings']}: kunne ikke skrive registeret ({os_problem(exc)}); "
                     "det forrige er beholdt"
                 ) from exc
             raise
@@ -399,7 +399,7 @@ def load_register(
             _finish_interrupted_swaps(out["dwellings"].parent)
         except OSError as exc:
             raise DataError(
-                f"{out['dwellings']}: en avbrutt import kunne ikke fullføres ({exc.strerror})"
+                f"{out['dwellings']}: en avbrutt import kunne ikke fullføres ({os_problem(exc)})"
             ) from exc
     if not out["dwellings"].is_file():
         return None

@@ -24,7 +24,7 @@ from typing import Any
 
 import geopandas as gpd
 
-from boso.errors import DataError, FetchError, json_problem
+from boso.errors import DataError, FetchError, json_problem, os_problem
 from boso.kommune import parse_kommunenummer
 from boso.raw import RawFile, RawStore, utc_now
 from boso.sources.http import HttpClient, HttpStatusError, RateLimiter, expect_json
@@ -103,7 +103,7 @@ def _load(source: str | Path | bytes | dict[str, Any]) -> tuple[dict[str, Any], 
         try:
             content = path.read_bytes()
         except OSError as exc:
-            raise DataError(f"{where}: kan ikke lese grensefilen ({exc.strerror})") from None
+            raise DataError(f"{where}: kan ikke lese grensefilen ({os_problem(exc)})") from None
     try:
         doc = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
