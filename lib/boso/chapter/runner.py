@@ -281,7 +281,7 @@ def discover(reports_dir: Path) -> tuple[dict[str, list[Any]], dict[str, str]]:
         if not (folder.is_dir() and knr.isdigit() and folder.name[4:5] == "-"):
             continue
         for path in sorted(folder.glob("*.ipynb")):
-            if path.name.startswith(".") or path.name.endswith(".error.ipynb"):
+            if not site.is_report_notebook(path):
                 continue
             try:
                 found.setdefault(knr, []).append(site.read_report_meta(path, knr))
