@@ -68,7 +68,7 @@ bench: $(BIN)/.installed
 	BOSO_SNAPSHOT=$(abspath $(SNAPSHOT)) $(BIN)/python bench/run_all.py
 
 clean-site:
-	rm -rf _site site_src
+	rm -rf _site site_src .boso-chapter-keys
 
 # The robustness suite, counted per family into RELIABILITY.md.
 reliability: $(BIN)/.installed
