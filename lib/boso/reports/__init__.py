@@ -39,9 +39,16 @@ from boso.reports.kernel import (
     notebook_imports,
     remove_stale_kernel_dirs,
 )
-from boso.reports.results import FAILED, OK, SKIPPED, ReportResult, RunSummary
-from boso.reports.runner import (
+from boso.reports.results import (
     ANALYSES,
+    ERROR_NOTEBOOK_SUFFIX,
+    FAILED,
+    OK,
+    SKIPPED,
+    ReportResult,
+    RunSummary,
+)
+from boso.reports.runner import (
     TASKS_PER_WORKER,
     _close_matches,
     _kernel_env,
@@ -57,6 +64,7 @@ from boso.reports.runner import (
 
 __all__ = [
     "ANALYSES",
+    "ERROR_NOTEBOOK_SUFFIX",
     "CACHE_FILE",
     "CELL_TIMEOUT",
     "ENGINE_NAME",

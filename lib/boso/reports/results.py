@@ -1,10 +1,23 @@
-"""Outcomes of a report run: one :class:`ReportResult` per report, a :class:`RunSummary` per run."""
+"""What a report run produces: the analyses, one :class:`ReportResult` per report, a summary."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+
+#: The analyses in the order a reader meets them; other notebooks follow alphabetically.
+ANALYSES = (
+    "befolkning",
+    "levekar",
+    "boligpriser",
+    "startlan",
+    "kommunale_boliger",
+    "boligbehov",
+)
+#: A failed report is kept beside the good ones as ``<analysis>`` + this, for inspection only:
+#: its numbers may be half computed, so the site and the chapters never read it.
+ERROR_NOTEBOOK_SUFFIX = ".error.ipynb"
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 _LABELS = {OK: "ok", SKIPPED: "hoppet over", FAILED: "feilet"}

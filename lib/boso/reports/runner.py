@@ -34,18 +34,8 @@ from boso.reports.cache import (
     write_stored_record,
 )
 from boso.reports.kernel import notebook_imports, remove_stale_kernel_dirs
-from boso.reports.results import FAILED, OK, SKIPPED, ReportResult, RunSummary
+from boso.reports.results import ANALYSES, FAILED, OK, SKIPPED, ReportResult, RunSummary
 from boso.reports.worker import _execute_task, _Task, _worker_close, _worker_init
-
-#: The analyses in the order a reader meets them; other notebooks follow alphabetically.
-ANALYSES = [
-    "befolkning",
-    "levekar",
-    "boligpriser",
-    "startlan",
-    "kommunale_boliger",
-    "boligbehov",
-]
 
 
 def slugify(name: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from boso.reports import kernel as warm
 from boso.reports.cache import _atomic_write
 from boso.reports.kernel import CELL_TIMEOUT, ENGINE_NAME, WarmKernel, _make_engine
-from boso.reports.results import FAILED, OK
+from boso.reports.results import ERROR_NOTEBOOK_SUFFIX, FAILED, OK
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -135,7 +135,7 @@ def _execute_task(task: _Task) -> dict[str, Any]:
     start = time.perf_counter()
     output = Path(task.output)
     error_txt = output.with_name(f"{task.analysis}.error.txt")
-    error_nb = output.with_name(f"{task.analysis}.error.ipynb")
+    error_nb = output.with_name(task.analysis + ERROR_NOTEBOOK_SUFFIX)
     key_file = output.with_name(f".{task.analysis}.key")
     kernel: WarmKernel | None = None
     try:

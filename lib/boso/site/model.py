@@ -32,6 +32,7 @@ from boso.outputs import (
     output_synthetic,
 )
 from boso.processed import check_registry, load_registry
+from boso.reports.results import ANALYSES, ERROR_NOTEBOOK_SUFFIX
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 TEMPLATES = PACKAGE_DIR / "templates"
@@ -39,17 +40,6 @@ SITE_TITLE = "Boligsosial statistikk"
 SYNTHETIC_DETAIL = (
     "Noen tall på denne siden er oppdiktede demotall som viser hvordan verktøyet virker. "
     "De må ikke brukes som fakta."
-)
-# A failed report kept for inspection beside the reports (boso.reports.worker); never published.
-ERROR_NOTEBOOK_SUFFIX = ".error.ipynb"
-
-ANALYSES = (
-    "befolkning",
-    "levekar",
-    "boligpriser",
-    "startlan",
-    "kommunale_boliger",
-    "boligbehov",
 )
 ANALYSIS_TITLES = {
     "befolkning": "Befolkning",
