@@ -170,3 +170,44 @@ def _registers() -> list[tuple[Path, str]]:
 def test_real_registers_lose_no_cell_to_the_name_rule(path, knr):
     result = read_register(path, knr)
     assert not [p for p in result.report.problems if NAME_MESSAGE in p.message]
+    assert not [p for p in result.report.problems if "stemmer ikke med postnummeret" in p.message]
+
+
+ODD_PLACE = "stemmer ikke med postnummeret"
+
+
+def test_a_one_word_name_as_poststed_is_caught_by_its_postnummer():
+    # One word passes the shape of a poststed; the other rows with 0301 say what it should be.
+    content = _export(
+        [
+            "A-1;Storgata 1;0301;OSLO;Leilighet;01.02.2019;",
+            "A-2;Storgata 2;0301;Oslo;Hybel;01.03.2019;",
+            "A-3;Storgata 3;0301;OSLO;Hybel;01.04.2019;",
+            "A-4;Storgata 4;0301;Hansen;Hybel;01.05.2019;",
+            "A-5;Storgata 5;0302;Hansen;Hybel;01.05.2019;",
+        ]
+    )
+    result = read_register_bytes(content, "eksport.csv", "0301")
+    d = result.dwellings.set_index("bolig_id")
+    assert list(d.index) == ["A-1", "A-2", "A-3", "A-4", "A-5"]  # every row kept
+    assert str(d.loc["A-4", "poststed"]) == "<NA>"
+    assert d.loc["A-2", "poststed"] == "Oslo"  # case and spacing are not a disagreement
+    # A postnummer seen once has nothing to agree with: structure alone decides there.
+    assert d.loc["A-5", "poststed"] == "Hansen"
+    odd = [p for p in result.report.problems if ODD_PLACE in p.message]
+    assert [(p.row, p.column) for p in odd] == [(5, "Poststed")]
+    text = json.dumps(result.report.to_dict(), ensure_ascii=False) + result.report.summary()
+    assert "Hansen" not in text
+
+
+def test_a_postnummer_without_a_clear_majority_keeps_its_poststeder():
+    content = _export(
+        [
+            "A-1;Storgata 1;1384;ASKER;Leilighet;01.02.2019;",
+            "A-2;Storgata 2;1384;ASKER;Hybel;01.03.2019;",
+            "A-3;Storgata 3;1384;HEGGEDAL;Hybel;01.04.2019;",
+        ]
+    )
+    result = read_register_bytes(content, "eksport.csv", "0301")
+    assert list(result.dwellings["poststed"]) == ["ASKER", "ASKER", "HEGGEDAL"]
+    assert not [p for p in result.report.problems if ODD_PLACE in p.message]

@@ -174,3 +174,46 @@ def check_not_a_name(fld: str, text: str, schema: Schema) -> bool:
     if rule == "place":
         return not name_as_place(text, schema)
     return True
+
+
+#: A postnummer's usual poststed is trusted when at least this many rows give it ...
+PLACE_CONSENSUS_ROWS = 3
+#: ... and they are at least this share of the postnummer's rows with a poststed.
+PLACE_CONSENSUS_SHARE = 3 / 4
+
+
+def drop_odd_places(records: list[dict[str, Any]], header: str, report: ValidationReport) -> None:
+    """Drop a poststed that disagrees with the register's usual poststed for its postnummer.
+
+    A postnummer belongs to exactly one poststed, so in an export where most rows with postnr
+    1384 say "ASKER", a row saying "Hansen" holds something else: often a person's name in the
+    wrong column, which the one-word shape of a poststed cannot tell from a place. The cell goes
+    (the row stays), and the report names the row and column, never the value. A postnummer
+    whose usual poststed has fewer than :data:`PLACE_CONSENSUS_ROWS` rows, or less than
+    :data:`PLACE_CONSENSUS_SHARE` of them, is left alone (too little to tell a name from a
+    second poststed or a mistyped postnummer).
+
+    Args:
+        records: Typed rows (``postnr``, ``poststed``, ``_row``), changed in place.
+        header: The poststed column's header as the file has it, for the report.
+        report: Where the dropped cells are counted and named.
+    """
+    by_postnr: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        if rec.get("postnr") and rec.get("poststed"):
+            by_postnr.setdefault(rec["postnr"], []).append(rec)
+    for rows in by_postnr.values():
+        folded = [" ".join(_words(rec["poststed"])) for rec in rows]
+        usual, count = max(((p, folded.count(p)) for p in set(folded)), key=lambda pc: pc[1])
+        if count < PLACE_CONSENSUS_ROWS or count < PLACE_CONSENSUS_SHARE * len(rows):
+            continue
+        for rec, place in zip(rows, folded, strict=True):
+            if place != usual:
+                rec["poststed"] = None
+                report.values_not_kept += 1
+                report.add(
+                    rec["_row"],
+                    header,
+                    f"verdi i kolonne {header} rad {rec['_row']} stemmer ikke med postnummeret "
+                    "(andre rader med samme postnummer har et annet poststed; ikke lagret)",
+                )

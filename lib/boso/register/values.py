@@ -22,7 +22,12 @@ import pandas as pd
 from boso.register._schema import Schema, load_schema
 from boso.register.columns import Columns
 from boso.register.grid import cell_text
-from boso.register.privacy import check_not_a_name, drop_personal_cells, safe_value
+from boso.register.privacy import (
+    check_not_a_name,
+    drop_odd_places,
+    drop_personal_cells,
+    safe_value,
+)
 from boso.register.result import ValidationReport
 
 # Excel's 1900 date system; day 60 (1900-02-29) does not exist, so serials from 61 on are exact
@@ -232,6 +237,8 @@ def parse_rows(
             report.add(number, None, "mangler både adresse og objekt-ID; raden er ikke tatt med")
             continue
         records.append(rec)
+    if "postnr" in columns.fields and "poststed" in columns.fields:
+        drop_odd_places(records, headers[columns.fields["poststed"]], report)
     report.unmapped_values = {
         fld: dict(counter.most_common()) for fld, counter in sorted(unmapped.items())
     }
