@@ -6,13 +6,15 @@ the real report code; only IPython's display is replaced, to collect what a read
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from test_maps import SQUARES, write_geo
 
 from boso import figures
-from boso.register import import_register, load_register, publication_tables, report
+from boso.errors import QueryError
+from boso.register import import_register, load_register, publication_tables, register_map, report
 
 REGISTER = Path(__file__).resolve().parents[1] / "fixtures" / "register"
 #: What a register knows about its tenants and their tenancies; never in the map's CSV link.
@@ -53,6 +55,10 @@ def test_show_register_draws_map_and_tables(
     assert figure.data.columns.tolist() == expected
     assert {"bolig_id", "adresse", "boligtype"} <= set(expected)
     assert not TENANT_COLUMNS & set(figure.data.columns)
+    # Nor the target group: next to an address it tells who lives there.
+    assert "maalgruppe" not in figure.data.columns
+    drawn = json.dumps(figure.figure)
+    assert not [g for g in reg.dwellings["maalgruppe"].dropna().unique() if g in drawn]
     tables = [o for o in shown if isinstance(o, figures.TableOutput)]
     assert [o.title for o in tables] == [title for title, _ in publication_tables(reg)]
     assert {"Boliger etter boligtype", "Død tid etter boligtype (dager)"} <= {
@@ -75,3 +81,9 @@ def test_show_register_draws_map_and_tables(
 )
 def test_vacant_now_below_three_is_suppressed_in_the_sentence(vacant: int, said: str) -> None:
     assert report.vacant_now_text(vacant) == said
+
+
+def test_the_map_cannot_be_coloured_by_target_group(project: Path) -> None:
+    import_register(REGISTER / "messy_utf8bom_comma.csv", "3203", quiet=True, synthetic=True)
+    with pytest.raises(QueryError, match="ikke 'maalgruppe'"):
+        register_map(load_register("3203"), color="maalgruppe")

@@ -31,7 +31,9 @@ PALETTE = (
     "#999999",
     "#666666",
 )
-COLOR_BY = ("boligtype", "status", "eierform", "maalgruppe", "storrelse")
+# Not "maalgruppe": a point coloured by target group, with its address in the hover, would say
+# which addresses house people with, e.g., substance-use or mental-health needs.
+COLOR_BY = ("boligtype", "status", "eierform", "storrelse")
 
 
 def _rings(geom: Any) -> tuple[list[float | None], list[float | None]]:

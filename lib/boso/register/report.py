@@ -27,12 +27,13 @@ from boso.register.reader import RegisterImport
 from boso.register.store import load_register
 
 #: Descriptive dwelling columns that may go into the map's CSV link: never anything about
-#: tenants (no tenancy dates, rent or status history).
+#: tenants (no tenancy dates, rent or status history), and no ``maalgruppe``: next to an
+#: address, "Psykisk helse og rus" or "Flyktninger" says something about the people who live
+#: there. Målgruppe is published only in the suppressed counts of the tables.
 PUBLIC_DWELLING_COLUMNS = (
     "bolig_id",
     "adresse",
     "boligtype",
-    "maalgruppe",
     "antall_rom",
     "bra_m2",
     "eierform",
