@@ -23,6 +23,7 @@ from boso.register import (
     suppress_small,
     vacancy,
 )
+from boso.register.analysis import vacant_band
 
 
 def make_register(dwellings: list[dict], tenancies: list[tuple], *, synthetic=False, export=None):
@@ -354,3 +355,34 @@ def test_suppress_small_refuses_a_data_column_named_status():
     df = pd.DataFrame({"status": ["Utleid", "Ledig"], "antall": [5, 1]})
     with pytest.raises(DataError, match="status"):
         suppress_small(df, "antall")
+
+
+@pytest.mark.parametrize(
+    ("days", "band"),
+    [
+        (12, "under 3 måneder"),
+        (90, "3–6 måneder"),
+        (181, "3–6 måneder"),
+        (182, "6–12 måneder"),
+        (364, "6–12 måneder"),
+        (365, "1–2 år"),
+        (729, "1–2 år"),
+        (730, "over 2 år"),
+        (4000, "over 2 år"),
+    ],
+)
+def test_vacant_band(days, band):
+    assert vacant_band(days) == band
+
+
+def test_published_long_vacant_list_has_no_dates_or_day_counts(vacancy_register):
+    # Address + the day it emptied would date the previous tenant's move: bands only.
+    table = dict(publication_tables(vacancy_register))[
+        "Boliger som har stått ledige lenge (adresse)"
+    ]
+    assert list(table.columns) == ["adresse", "boligtype", "ledig_i"]
+    assert table.to_dict("records") == [
+        {"adresse": "Bveien 2", "boligtype": "Hybel", "ledig_i": "6–12 måneder"}
+    ]
+    text = table.to_csv()
+    assert "2020-12-01" not in text and "182" not in text

@@ -516,6 +516,37 @@ def rent_vs_market(
     return table
 
 
+#: How long a dwelling has stood empty, as published beside its address: a band, never the
+#: day count or the date it emptied, since together with the address they date the previous
+#: tenant's move. (Lower bound in days, label.)
+VACANT_BANDS = ((730, "over 2 år"), (365, "1–2 år"), (182, "6–12 måneder"), (90, "3–6 måneder"))
+
+
+def vacant_band(days: float) -> str:
+    """The published band of a vacant spell: ``200`` → ``"6–12 måneder"``."""
+    for lower, label in VACANT_BANDS:
+        if days >= lower:
+            return label
+    return "under 3 måneder"
+
+
+def published_long_vacant(long_vacant: pd.DataFrame) -> pd.DataFrame:
+    """The long-vacant list for a report: ``adresse, boligtype, ledig_i`` (a band), longest first.
+
+    :attr:`VacancyResult.long_vacant` keeps the exact dates for the kommune's own work in a
+    notebook; what is published says only how long, in bands (:data:`VACANT_BANDS`).
+    """
+    ordered = long_vacant.sort_values("dager", ascending=False, kind="stable")
+    ordered = ordered.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "adresse": ordered["adresse"],
+            "boligtype": ordered["boligtype"],
+            "ledig_i": pd.Series([vacant_band(d) for d in ordered["dager"]], dtype="string"),
+        }
+    )
+
+
 def publication_tables(
     reg: RegisterImport,
     *,
@@ -526,8 +557,8 @@ def publication_tables(
     """The register's tables for a report, titled in bokmål, with small counts suppressed.
 
     One call for notebooks: stock by type, target group, size and ownership, død tid,
-    year-end vacancy, long-vacant dwellings (address only) and rent per m² (beside the market
-    price when ``market`` is given).
+    year-end vacancy, long-vacant dwellings (address and a band of how long, no dates) and rent
+    per m² (beside the market price when ``market`` is given).
 
     Args:
         reg: The cleaned register.
@@ -551,7 +582,10 @@ def publication_tables(
             ("Død tid mellom leieforhold, fordeling", result.distribution),
             ("Død tid etter boligtype (dager)", result.by_type),
             ("Ledige boliger 31. desember", result.year_end),
-            ("Boliger som har stått ledige lenge (adresse)", result.long_vacant),
+            (
+                "Boliger som har stått ledige lenge (adresse)",
+                published_long_vacant(result.long_vacant),
+            ),
         ]
     tables.append(("Husleie per m² BRA etter boligtype", rent_per_m2(reg)))
     if market is not None and len(market):

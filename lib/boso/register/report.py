@@ -59,6 +59,7 @@ REGISTER_HEADERS = {
     "adresse": "Adresse",
     "ledig_siden": "Ledig siden",
     "dager": "Dager",
+    "ledig_i": "Ledig i",
     "median_maanedsleie": "Median månedsleie (kr)",
     "median_kr_m2_mnd": "Median leie (kr per m² per måned)",
     "median_kr_m2_aar": "Median leie (kr per m² per år)",
