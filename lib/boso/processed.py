@@ -421,12 +421,21 @@ def load_registry(
     """
     path = processed_dir(root) / f"{REGISTRY_TABLE}.parquet"
     try:
-        frame = read_table(REGISTRY_TABLE, root)
+        read_table(REGISTRY_TABLE, root)  # recorded for the report cache; cached per file
     except DataError as exc:
         if path.is_file():
             raise
         raise DataError(f"{path} mangler: kjør `boso build` først") from exc
-    return check_registry(frame, str(path), required)
+    stat = path.stat()
+    return _checked_registry(str(path), stat.st_mtime_ns, stat.st_size, required).copy()
+
+
+@lru_cache(maxsize=8)
+def _checked_registry(
+    path: str, mtime_ns: int, size: int, required: tuple[str, ...]
+) -> pd.DataFrame:
+    # Every comparison asks for kommune_info: check the registry once per file version.
+    return check_registry(_read_cached(path, mtime_ns, size), path, required)
 
 
 def kommune_info(kommunenummer: str, root: str | Path | None = None) -> dict[str, Any]:
