@@ -104,14 +104,7 @@ def drop_personal_cells(
             continue
         kind = looks_personal(text)
         if kind:
-            header = headers[col]
-            report.values_not_kept += 1
-            report.add(
-                number,
-                header,
-                f"verdi i kolonne {header} rad {number} ligner {_ARTICLE[kind]} {kind} "
-                "(ikke lagret)",
-            )
+            report.drop_value(number, headers[col], f"ligner {_ARTICLE[kind]} {kind}")
             continue
         row[fld] = value
     return row
@@ -210,10 +203,9 @@ def drop_odd_places(records: list[dict[str, Any]], header: str, report: Validati
         for rec, place in zip(rows, folded, strict=True):
             if place != usual:
                 rec["poststed"] = None
-                report.values_not_kept += 1
-                report.add(
+                report.drop_value(
                     rec["_row"],
                     header,
-                    f"verdi i kolonne {header} rad {rec['_row']} stemmer ikke med postnummeret "
-                    "(andre rader med samme postnummer har et annet poststed; ikke lagret)",
+                    "stemmer ikke med postnummeret: andre rader med samme postnummer har et "
+                    "annet poststed",
                 )

@@ -54,6 +54,17 @@ class ValidationReport:
         """Record a problem."""
         self.problems.append(Problem(row, column, message))
 
+    def drop_value(self, row: int, column: str, why: str) -> None:
+        """Count a cell that is not stored and say why, naming its row and column, never it.
+
+        Args:
+            row: The row number in the file.
+            column: The column's header as the file has it.
+            why: The reason, e.g. ``"kan være et personnavn, ikke en adresse"``.
+        """
+        self.values_not_kept += 1
+        self.add(row, column, f"verdi i kolonne {column} rad {row} {why} (ikke lagret)")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (Norwegian keys are not used: this is the API contract)."""
         out = {k: v for k, v in self.__dict__.items() if k != "problems"}

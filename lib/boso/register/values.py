@@ -160,25 +160,13 @@ def parse_rows(
             if text:
                 text = schema.pad(fld, text)
             if text and not schema.fits_shape(fld, text):
-                header = headers[columns.fields[fld]]
-                report.values_not_kept += 1
-                report.add(
-                    number,
-                    header,
-                    f"verdi i kolonne {header} rad {number} ligner ikke "
-                    f"{schema.shape_what[fld]} (ikke lagret)",
-                )
+                what = schema.shape_what[fld]
+                report.drop_value(number, headers[columns.fields[fld]], f"ligner ikke {what}")
                 text = None
             elif text and not check_not_a_name(fld, text, schema):
                 # A place-shaped value that may be a person's name: the cell goes, the row stays.
-                header = headers[columns.fields[fld]]
-                report.values_not_kept += 1
-                report.add(
-                    number,
-                    header,
-                    f"verdi i kolonne {header} rad {number} kan være et personnavn, ikke "
-                    f"{schema.shape_what[fld]} (ikke lagret)",
-                )
+                why = f"kan være et personnavn, ikke {schema.shape_what[fld]}"
+                report.drop_value(number, headers[columns.fields[fld]], why)
                 text = None
             rec[fld] = text or None
         for fld in INT_FIELDS:
