@@ -702,3 +702,8 @@ def slug(name: str) -> str:
     text = unicodedata.normalize("NFKD", text).replace("ŋ", "n").replace("đ", "d")
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "kommune"
+
+
+def folder_name(kommunenummer: str, kommunenavn: str) -> str:
+    """``<kommunenummer>-<slug>``: a kommune's folder in ``reports/``, the site and chapters."""
+    return f"{kommunenummer}-{slug(kommunenavn)}"

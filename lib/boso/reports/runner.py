@@ -57,7 +57,9 @@ def slugify(name: str) -> str:
 
 def report_dirname(kommunenummer: str, kommunenavn: str) -> str:
     """``<kommunenummer>-<slug>``, the folder of one kommune's reports."""
-    return f"{kommunenummer}-{slugify(kommunenavn)}"
+    from boso.kommune import folder_name
+
+    return folder_name(kommunenummer, kommunenavn)
 
 
 def _close_matches(value: str, candidates: Iterable[str], n: int = 5) -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 from boso.catalog import Indicator, load_catalog
 from boso.config import paths
 from boso.errors import DataError
-from boso.kommune import fylker, slug
+from boso.kommune import folder_name, fylker
 from boso.outputs import (
     SYNTHETIC_ANNOTATION,
     SYNTHETIC_NOTICE,
@@ -187,7 +187,7 @@ def format_number(value: float, unit: str = "") -> str:
 
 def kommune_dir(kommunenummer: str, kommunenavn: str) -> str:
     """The kommune's folder under ``kommuner/`` (same naming as ``reports/``)."""
-    return f"{kommunenummer}-{slug(kommunenavn)}"  # one spelling for report folders and URLs
+    return folder_name(kommunenummer, kommunenavn)  # one spelling for report folders and URLs
 
 
 def read_report_meta(path: Path, kommunenummer: str) -> Report:
